@@ -1,0 +1,51 @@
+"""`sandbox` command line: parse, call core, print. Each command group lives in its own module
+with a `register(subparsers)` function; modules import core lazily so `--help` and `--version`
+never load a model, and headless commands never import Textual."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sandbox import __version__
+from sandbox.core.errors import SandboxError
+
+# Command modules, in the order `sandbox --help` lists them.
+COMMAND_MODULES = ["tui", "run", "tokens", "guard", "log", "replay", "eval", "templates", "models", "bench", "score"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sandbox",
+        description="A terminal workbench for prompt engineering on a local GGUF model. "
+        "With no command, opens the TUI on the default model.",
+    )
+    parser.add_argument("--version", action="version", version=f"sandbox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"sandbox.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"sandbox.cli.{name}":
+                continue  # a command group not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["tui", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        return int(args.func(args) or 0)
+    except SandboxError as e:
+        print(f"sandbox: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("sandbox: cancelled", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

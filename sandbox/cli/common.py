@@ -1,0 +1,39 @@
+"""Pieces shared by the command modules: option groups and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+STRATEGIES = ["zero-shot", "few-shot", "cot", "self-consistency"]
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="NAME", help="model name from models.toml (default: its `default`)")
+    p.add_argument("--models", metavar="FILE", help="another models.toml (or set SANDBOX_MODELS)")
+
+
+def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sampling (defaults come from models.toml)")
+    g.add_argument("--temperature", type=float, metavar="T")
+    g.add_argument("--top-p", type=float, metavar="P")
+    g.add_argument("--top-k", type=int, metavar="K")
+    g.add_argument("--min-p", type=float, metavar="P")
+    g.add_argument("--repeat-penalty", type=float, metavar="R")
+    g.add_argument("--seed", type=int, metavar="S", help="random seed (default: a fresh one, logged)")
+    g.add_argument("--max-tokens", type=int, metavar="N")
+    g.add_argument("--n-ctx", type=int, metavar="N", help="context window in tokens")
+    g.add_argument("--ignore-eos", action="store_true", help="never stop at end-of-sequence: generate exactly --max-tokens")
+
+
+def sampling_overrides(args: argparse.Namespace) -> dict:
+    return {
+        k: getattr(args, k, None)
+        for k in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "max_tokens")
+    }
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,460 @@
+"""The engine: the only module that talks to llama.cpp (through llama-cpp-python's bindings).
+
+One `Engine` owns one model and one llama.cpp context. Every generation, one sample or N, goes
+through one decode loop (`generate`) built on the batch API:
+
+- the prompt is evaluated once on sequence 0, reusing the longest prefix already in the KV cache
+  from the previous call (that is what keeps a chat fast on a laptop CPU);
+- for N samples its KV cache is shared with sequences 1..N-1 (unified cache: no copy of cells),
+  then each step decodes one token for every live sequence in a single batch;
+- every sequence has its own sampler chain and seed, so sample i is the same whether it was
+  decoded alone or among others.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import llama_cpp
+from llama_cpp import _internals as internals
+from llama_cpp import llama_chat_format
+
+from sandbox.core.errors import SandboxError
+from sandbox.core.sampling import SamplingParams
+
+# Most sequences one context can decode together (self-consistency samples, beams).
+MAX_PARALLEL = 32
+PENALTY_LAST_N = 64  # the same window llama-cpp-python uses, so results match plain runs
+
+
+def _silence_llama_logs() -> None:
+    """llama.cpp logs to stderr from C; in a TUI that garbles the screen. Keep a reference to the
+    callback so ctypes does not free it."""
+    global _LOG_CB
+
+    @llama_cpp.llama_log_callback
+    def _quiet(level, text, user_data):  # noqa: ARG001
+        return None
+
+    _LOG_CB = _quiet
+    llama_cpp.llama_log_set(_LOG_CB, ctypes.c_void_p(0))
+
+
+_LOG_CB = None
+_silence_llama_logs()
+
+
+def physical_cores() -> int:
+    """llama.cpp runs fastest on physical cores; llama-cpp-python's default is half the logical."""
+    try:
+        seen = set()
+        phys = None
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("physical id"):
+                    phys = line.split(":")[1].strip()
+                elif line.startswith("core id"):
+                    seen.add((phys, line.split(":")[1].strip()))
+        if seen:
+            return len(seen)
+    except OSError:
+        pass
+    try:  # macOS
+        import subprocess
+
+        out = subprocess.run(["sysctl", "-n", "hw.physicalcpu"], capture_output=True, text=True, timeout=2)
+        return max(1, int(out.stdout.strip()))
+    except Exception:
+        return max(1, (os.cpu_count() or 2) // 2)
+
+
+def check_model_file(path: Path) -> None:
+    """Catch what would otherwise be a C-level failure: missing, not GGUF, empty, too big."""
+    path = Path(path)
+    if not path.exists():
+        raise SandboxError(f"model file {path} does not exist; check models.toml or run `sandbox models pull NAME`")
+    if not path.is_file():
+        raise SandboxError(f"model path {path} is not a file; point models.toml at a .gguf file")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise SandboxError(f"{path} is not a GGUF model file; sandbox runs llama.cpp GGUF models (convert or download a .gguf)")
+    if size < 1024:
+        raise SandboxError(f"{path} is truncated ({size} bytes); download it again")
+    total = _physical_memory()
+    if total and size > 0.9 * total:
+        raise SandboxError(
+            f"{path} is {size / 2**30:.1f} GiB, too large for this machine's {total / 2**30:.1f} GiB of memory; pick a smaller quantization"
+        )
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+class Tokenizer:
+    """A model's own tokenizer. `Tokenizer.load` reads only the vocabulary (fast); an `Engine`
+    exposes the one of its loaded model."""
+
+    def __init__(self, model: internals.LlamaModel):
+        self._model = model
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Tokenizer":
+        check_model_file(Path(path))
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        try:
+            model = internals.LlamaModel(path_model=str(path), params=params, verbose=False)
+        except ValueError:
+            raise SandboxError(f"llama.cpp could not read the vocabulary of {path}; the file may be damaged") from None
+        return cls(model)
+
+    def tokenize(self, text: str, *, special: bool = True, add_bos: bool = False) -> list[int]:
+        return self._model.tokenize(text.encode("utf-8"), add_bos, special)
+
+    def piece(self, token_id: int) -> bytes:
+        return self._model.token_to_piece(token_id, special=True)
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return self._model.detokenize(list(tokens)).decode("utf-8", errors="replace")
+
+    @property
+    def n_vocab(self) -> int:
+        return self._model.n_vocab()
+
+
+@dataclass
+class SampleStats:
+    seed: int
+    text: str = ""
+    tokens: list[int] = field(default_factory=list)
+    finish_reason: str = "stop"
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    ttft_ms: float = 0.0
+    total_ms: float = 0.0
+    samples: list[SampleStats] = field(default_factory=list)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(len(s.tokens) for s in self.samples)
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second of decoding (prompt evaluation excluded)."""
+        decode_s = (self.total_ms - self.ttft_ms) / 1000
+        n = self.completion_tokens - len(self.samples)  # first tokens came with the prompt pass
+        return round(n / decode_s, 2) if decode_s > 0 and n > 0 else 0.0
+
+
+@dataclass
+class Piece:
+    """Streamed text for one sample."""
+
+    sample: int
+    text: str
+
+
+class Generation:
+    """Iterate for `Piece`s as they decode; `stats` is complete once iteration ends."""
+
+    def __init__(self, it: Iterator[Piece], stats: GenerationStats):
+        self._it = it
+        self.stats = stats
+
+    def __iter__(self) -> Iterator[Piece]:
+        return self._it
+
+    def run(self) -> GenerationStats:
+        for _ in self._it:
+            pass
+        return self.stats
+
+
+class Engine:
+    def __init__(self, path: Path, model: internals.LlamaModel, ctx: internals.LlamaContext, n_ctx: int,
+                 n_batch: int, n_threads: int, load_ms: float):
+        self.path = path
+        self._model = model
+        self._ctx = ctx
+        self.n_ctx = n_ctx
+        self.n_batch = n_batch
+        self.n_threads = n_threads
+        self.load_ms = load_ms
+        self.tokenizer = Tokenizer(model)
+        self.n_vocab = model.n_vocab()
+        self._vocab = model.vocab
+        self._mem = llama_cpp.llama_get_memory(ctx.ctx)
+        self._batch = llama_cpp.llama_batch_init(max(n_batch, MAX_PARALLEL), 0, 1)
+        self._cache: list[int] = []  # tokens whose KV sits in sequence 0, in order
+        self._lock = threading.Lock()
+        self._eog: list[int] | None = None
+        self.metadata = model.metadata()
+        self._formatter = self._chat_formatter()
+
+    # ---- loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path | str, *, n_ctx: int = 4096, gpu_layers: int = 0, n_threads: int | None = None,
+             n_batch: int = 512) -> "Engine":
+        path = Path(path).expanduser()
+        check_model_file(path)
+        t0 = time.perf_counter()
+        mparams = llama_cpp.llama_model_default_params()
+        mparams.n_gpu_layers = 0x7FFFFFFF if gpu_layers == -1 else gpu_layers
+        try:
+            model = internals.LlamaModel(path_model=str(path), params=mparams, verbose=False)
+        except ValueError:
+            raise SandboxError(
+                f"llama.cpp could not load {path}: the file is damaged, truncated or of an unsupported architecture; download it again"
+            ) from None
+        n_ctx_train = model.n_ctx_train()
+        if n_ctx_train > 0 and n_ctx > n_ctx_train:
+            n_ctx = n_ctx_train  # beyond the trained context the model only produces noise
+        threads = n_threads or physical_cores()
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = min(n_batch, n_ctx)
+        cparams.n_ubatch = min(n_batch, n_ctx)
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.n_seq_max = MAX_PARALLEL
+        cparams.kv_unified = True  # samples share the prompt's cells instead of each getting n_ctx/N
+        cparams.no_perf = True
+        try:
+            ctx = internals.LlamaContext(model=model, params=cparams, verbose=False)
+        except ValueError:
+            model.close()
+            raise SandboxError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}; try a smaller --n-ctx") from None
+        load_ms = (time.perf_counter() - t0) * 1000
+        return cls(path, model, ctx, n_ctx, cparams.n_batch, threads, load_ms)
+
+    def close(self) -> None:
+        if self._batch is not None:
+            llama_cpp.llama_batch_free(self._batch)
+            self._batch = None
+        self._ctx.close()
+        self._model.close()
+
+    # ---- text <-> tokens ---------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, special: bool = True) -> list[int]:
+        return self.tokenizer.tokenize(text, special=special)
+
+    def count(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def _chat_formatter(self):
+        template = self.metadata.get("tokenizer.chat_template")
+        self.chat_template_source = "gguf" if template else "chatml (fallback: the GGUF has no chat template)"
+        if not template:
+            template = CHATML
+        bos, eos = self._model.token_bos(), self._model.token_eos()
+        return llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=self._model.token_get_text(bos) if bos != -1 else "",
+        )
+
+    def render_chat(self, messages: list[dict]) -> str:
+        """The exact text the model sees for `messages`, from the chat template in the GGUF."""
+        try:
+            return self._formatter(messages=messages).prompt
+        except Exception as e:  # a template error is the model file's problem, say which
+            raise SandboxError(f"the chat template in {self.path.name} failed to render: {e}") from None
+
+    # ---- generation --------------------------------------------------------------------------
+
+    def generate(self, prompt: str | Sequence[int], params: SamplingParams, *, seeds: Sequence[int] | None = None,
+                 ignore_eos: bool = False, cancel: threading.Event | None = None) -> Generation:
+        """Generate from `prompt` (rendered text or tokens). One sample per seed, decoded together;
+        default one sample with `params.seed`."""
+        tokens = self.tokenize(prompt) if isinstance(prompt, str) else list(prompt)
+        seeds = list(seeds) if seeds else [params.seed]
+        if not tokens:
+            raise SandboxError("the prompt is empty; type something to send")
+        if len(seeds) > MAX_PARALLEL:
+            raise SandboxError(f"{len(seeds)} samples is more than {MAX_PARALLEL}, the most one context decodes together")
+        if len(tokens) >= self.n_ctx:
+            raise SandboxError(
+                f"the prompt is {len(tokens)} tokens but the context holds {self.n_ctx}; "
+                f"shorten it by {len(tokens) - self.n_ctx + 1} tokens or raise --n-ctx"
+            )
+        stats = GenerationStats(prompt_tokens=len(tokens), samples=[SampleStats(seed=s) for s in seeds])
+        return Generation(self._decode(tokens, params, stats, ignore_eos, cancel), stats)
+
+    def _decode(self, tokens: list[int], params: SamplingParams, stats: GenerationStats, ignore_eos: bool,
+                cancel: threading.Event | None) -> Iterator[Piece]:
+        with self._lock:
+            t0 = time.perf_counter()
+            n = len(stats.samples)
+            samplers = [self._sampler(params, s.seed, ignore_eos) for s in stats.samples]
+            decoders = [codecs.getincrementaldecoder("utf-8")(errors="replace") for _ in range(n)]
+            try:
+                self._eval_prompt(tokens, stats)
+                # Each sequence may generate up to max_tokens, within what the shared cache holds.
+                room = (self.n_ctx - len(tokens)) // n
+                limit = min(params.max_tokens, room)
+                for i in range(1, n):
+                    llama_cpp.llama_memory_seq_cp(self._mem, 0, i, -1, -1)
+                live = list(range(n))
+                out_idx = {i: -1 for i in live}  # where each sequence's logits are in the last batch
+                pos = len(tokens)
+                step = 0
+                while live:
+                    if cancel is not None and cancel.is_set():
+                        for i in live:
+                            stats.samples[i].finish_reason = "cancelled"
+                        break
+                    sampled = []
+                    for i in list(live):
+                        tok = llama_cpp.llama_sampler_sample(samplers[i], self._ctx.ctx, out_idx[i])
+                        s = stats.samples[i]
+                        if not stats.ttft_ms:
+                            stats.ttft_ms = (time.perf_counter() - t0) * 1000
+                        if not ignore_eos and llama_cpp.llama_vocab_is_eog(self._vocab, tok):
+                            s.finish_reason = "stop"
+                            live.remove(i)
+                            continue
+                        s.tokens.append(tok)
+                        text = decoders[i].decode(self._model.token_to_piece(tok, special=False).rstrip(b"\0"))
+                        if text:
+                            s.text += text
+                            yield Piece(i, text)
+                        if len(s.tokens) >= limit:
+                            s.finish_reason = "length"
+                            live.remove(i)
+                            continue
+                        sampled.append((i, tok))
+                    if not sampled:
+                        break
+                    self._decode_step(sampled, pos + step, out_idx)
+                    if sampled[0][0] == 0:
+                        self._cache.append(sampled[0][1])
+                    step += 1
+                for i, d in enumerate(decoders):
+                    tail = d.decode(b"", final=True)
+                    if tail:
+                        stats.samples[i].text += tail
+                        yield Piece(i, tail)
+            finally:
+                for smpl in samplers:
+                    llama_cpp.llama_sampler_free(smpl)
+                if n > 1:
+                    llama_cpp.llama_memory_seq_rm(self._mem, -1, len(self._cache), -1)
+                    for i in range(1, n):
+                        llama_cpp.llama_memory_seq_rm(self._mem, i, -1, -1)
+                stats.total_ms = (time.perf_counter() - t0) * 1000
+                if not stats.ttft_ms:
+                    stats.ttft_ms = stats.total_ms
+
+    def _eval_prompt(self, tokens: list[int], stats: GenerationStats) -> None:
+        """Decode the prompt on sequence 0, reusing the longest prefix already cached."""
+        keep = 0
+        for a, b in zip(self._cache, tokens):
+            if a != b:
+                break
+            keep += 1
+        keep = min(keep, len(tokens) - 1)  # the last prompt token is always decoded: its logits sample
+        if not llama_cpp.llama_memory_seq_rm(self._mem, -1, keep, -1):
+            llama_cpp.llama_memory_clear(self._mem, True)
+            keep = 0
+        self._cache = tokens[:keep]
+        stats.cached_tokens = keep
+        b = self._batch
+        for start in range(keep, len(tokens), self.n_batch):
+            chunk = tokens[start:start + self.n_batch]
+            b.n_tokens = len(chunk)
+            for j, tok in enumerate(chunk):
+                b.token[j] = tok
+                b.pos[j] = start + j
+                b.n_seq_id[j] = 1
+                b.seq_id[j][0] = 0
+                b.logits[j] = False
+            b.logits[len(chunk) - 1] = True
+            self._check(llama_cpp.llama_decode(self._ctx.ctx, b))
+            self._cache.extend(chunk)
+
+    def _decode_step(self, sampled: list[tuple[int, int]], pos: int, out_idx: dict[int, int]) -> None:
+        """One decode for the newest token of every live sequence."""
+        b = self._batch
+        b.n_tokens = len(sampled)
+        for j, (seq, tok) in enumerate(sampled):
+            b.token[j] = tok
+            b.pos[j] = pos
+            b.n_seq_id[j] = 1
+            b.seq_id[j][0] = seq
+            b.logits[j] = True
+            out_idx[seq] = j
+        self._check(llama_cpp.llama_decode(self._ctx.ctx, b))
+
+    def _check(self, rc: int) -> None:
+        if rc != 0:
+            self._cache = []
+            llama_cpp.llama_memory_clear(self._mem, True)
+            msg = {1: "the context is full (no free KV slot); lower --max-tokens or raise --n-ctx", 2: "generation was aborted"}
+            raise SandboxError(f"llama.cpp decode failed: {msg.get(rc, f'error code {rc}')}")
+
+    def _sampler(self, p: SamplingParams, seed: int, ignore_eos: bool):
+        """The sampler chain llama-cpp-python builds for the same parameters, so a plain run and a
+        sandbox run with one seed give the same tokens."""
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        add = lambda s: llama_cpp.llama_sampler_chain_add(chain, s)  # noqa: E731
+        if ignore_eos:
+            eog = self.eog_tokens()
+            bias = (llama_cpp.llama_logit_bias * len(eog))(*[llama_cpp.llama_logit_bias(t, float("-inf")) for t in eog])
+            add(llama_cpp.llama_sampler_init_logit_bias(self.n_vocab, len(eog), bias))
+        add(llama_cpp.llama_sampler_init_penalties(self.n_vocab, PENALTY_LAST_N, p.repeat_penalty, 0.0, 0.0))
+        if p.temperature <= 0:
+            add(llama_cpp.llama_sampler_init_greedy())
+        else:
+            add(llama_cpp.llama_sampler_init_top_k(p.top_k))
+            add(llama_cpp.llama_sampler_init_top_p(p.top_p, 1))
+            add(llama_cpp.llama_sampler_init_min_p(p.min_p, 1))
+            add(llama_cpp.llama_sampler_init_temp(p.temperature))
+            add(llama_cpp.llama_sampler_init_dist(seed))
+        return chain
+
+    def eog_tokens(self) -> list[int]:
+        """Every end-of-generation token in the vocabulary (what --ignore-eos forbids)."""
+        if self._eog is None:
+            self._eog = [t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
+        return self._eog
+
+    def reset_cache(self) -> None:
+        with self._lock:
+            llama_cpp.llama_memory_clear(self._mem, True)
+            self._cache = []
+
+    @property
+    def cached_tokens(self) -> list[int]:
+        return list(self._cache)
+
+
+def llama_cpp_version() -> str:
+    return getattr(llama_cpp, "__version__", "unknown")
+
+
+# Used only when a GGUF carries no chat template.
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+ProgressCallback = Callable[[float, str], None]

@@ -1,0 +1,87 @@
+"""The Textual app: wiring only. The main screen owns the session and the workers.
+
+Nothing here imports llama_cpp or sandbox.core.session: the first frame must not wait for them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from sandbox.tui.screens.main import MainScreen
+
+log = logging.getLogger("sandbox.tui")
+
+
+def log_to_file():
+    """Tracebacks of unexpected errors go to $SANDBOX_HOME/tui.log, never onto the screen."""
+    from sandbox.core import paths
+
+    try:
+        path = paths.ensure_home() / "tui.log"
+    except Exception:
+        return None
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in log.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    return path
+
+
+class SandboxApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "sandbox"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.models_file = models_file
+        self.log_path = None
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(self.model, self.models_file)
+
+    def on_mount(self) -> None:
+        self.log_path = log_to_file()
+
+    @property
+    def main(self) -> MainScreen:
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    @property
+    def session(self):
+        """The loaded Session, or None while the model loads (or after it failed to)."""
+        return self.main.session
+
+    async def action_quit(self) -> None:
+        self.main.cancel_running()
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        main = self.main
+        yield SystemCommand("Send", "Send the prompt in the input (Enter)", main.action_send)
+        yield SystemCommand("Cancel generation", "Stop the running reply at the next token (Escape)", main.action_cancel)
+        yield SystemCommand("Preview prompt", "Show the exact prompt the model would see (F2)", main.action_preview)
+        yield SystemCommand("New session", "Same model, empty memory, a new log session (Ctrl+N)", main.action_new_session)
+        yield SystemCommand("Clear view", "Clear the conversation view; the session keeps its memory (Ctrl+L)",
+                            main.action_clear)
+        yield SystemCommand("Focus prompting", "Strategy, template and sampling controls (F3)", main.action_focus_prompting)
+        yield SystemCommand("Focus prompt input", "Where you type (F4)", main.action_focus_prompt)
+        yield SystemCommand("Focus inspector", "Model, last turn, memory, cost, guard (F5)", main.action_focus_inspector)
+
+
+def make_app(model: str | None = None, models_file: str | None = None) -> SandboxApp:
+    return SandboxApp(model=model, models_file=models_file)
+
+
+def main(model: str | None = None, models_file: str | None = None) -> int:
+    app = make_app(model=model, models_file=models_file)
+    app.run()
+    return app.return_code or 0

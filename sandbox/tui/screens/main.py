@@ -1,0 +1,266 @@
+"""The main screen: Prompting | Conversation | Inspector. It owns the session and the workers
+that call core (load the model, run a turn, render a preview) and routes core's events to the
+widgets. Workers never touch widgets: they post messages or return results."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TextArea
+from textual.worker import Worker, WorkerState
+
+from sandbox.core.errors import SandboxError
+from sandbox.core.events import TurnDone, TurnStarted
+from sandbox.tui.messages import CoreEvent, ModelLoading
+from sandbox.tui.screens.preview import PreviewScreen
+from sandbox.tui.widgets.conversation import Conversation, TurnView
+from sandbox.tui.widgets.inspector import Inspector
+from sandbox.tui.widgets.prompting import PromptingPanel
+
+log = logging.getLogger("sandbox.tui")
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("f2", "preview", "Preview"),
+        Binding("ctrl+n", "new_session", "New session"),
+        Binding("ctrl+l", "clear", "Clear"),
+        Binding("f3", "focus_prompting", "Prompting"),
+        Binding("f4", "focus_prompt", "Input"),
+        Binding("f5", "focus_inspector", "Inspector"),
+    ]
+
+    def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.models_file = models_file
+        self.session = None
+        self.load_error: str | None = None
+        self.busy: str | None = None  # "turn" or "preview" while a worker uses the session
+        self.cancel_event: threading.Event | None = None
+        self.view: TurnView | None = None
+        self.sent_text = ""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="columns"):
+            yield PromptingPanel(id="prompting")
+            yield Conversation(id="conversation")
+            yield Inspector(id="inspector")
+        yield Footer()
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.query_one(Conversation)
+
+    @property
+    def prompting(self) -> PromptingPanel:
+        return self.query_one(PromptingPanel)
+
+    @property
+    def inspector(self) -> Inspector:
+        return self.query_one(Inspector)
+
+    def on_mount(self) -> None:
+        self.conversation.prompt.focus()
+        self.load_model()
+
+    # ---- workers: the only places that call core's slow functions ---------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model")
+    def load_model(self):
+        from sandbox.core import config, templates
+
+        spec = config.load(self.models_file).get(self.model)
+        self.post_message(ModelLoading(spec.title))
+        from sandbox.core.session import Session  # imports llama_cpp: never at start-up
+
+        session = Session.open(model=self.model, models_file=self.models_file)
+        return session, templates.list_templates()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
+    def run_turn(self, session, text: str, options, cancel: threading.Event) -> None:
+        for event in session.turn(text, options, cancel=cancel):
+            self.post_message(CoreEvent(event))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def render_preview(self, session, text: str, options):
+        return session.prepare(text, options)
+
+    # ---- worker results and failures ----------------------------------------------------------------
+
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker, state = event.worker, event.state
+        if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        message = self.report(worker.error) if state == WorkerState.ERROR else None
+        if worker.group == "model":
+            if state == WorkerState.SUCCESS:
+                await self.model_ready(*worker.result)
+            else:
+                self.load_error = message or "loading was cancelled"
+                await self.conversation.model_failed(self.load_error)
+                self.inspector.model_failed(self.load_error)
+        elif worker.group == "turn":
+            self.busy = None
+            if state != WorkerState.SUCCESS and self.view is not None and self.view.turn is None:
+                await self.view.failed(message or "cancelled")
+                self.restore_prompt()
+        elif worker.group == "preview":
+            self.busy = None
+            if state == WorkerState.SUCCESS:
+                prep = worker.result
+                notes = "".join(f" · {n}" for n in prep.notes)
+                summary = (f"{prep.rendered.strategy} · {len(prep.prompt_tokens)} prompt tokens · "
+                           f"{prep.window.to_dict()['window_turns']} past turns in the window{notes}")
+                self.app.push_screen(PreviewScreen(prep.prompt, summary))
+
+    def report(self, error: BaseException | None) -> str:
+        """A failure as a visible notice: core's sentence, or one line plus the traceback in the log."""
+        if isinstance(error, SandboxError):
+            self.notify(str(error), title="sandbox", severity="error", timeout=10)
+            return str(error)
+        log.error("unexpected error in a worker", exc_info=error)
+        where = getattr(self.app, "log_path", None)
+        line = f"{type(error).__name__}: {error}"
+        self.notify(f"Unexpected error — {line}" + (f" (traceback in {where})" if where else ""),
+                    title="sandbox", severity="error", timeout=15)
+        return line
+
+    def on_model_loading(self, message: ModelLoading) -> None:
+        self.conversation.loading(f"Loading {message.title} …")
+
+    async def model_ready(self, session, template_infos) -> None:
+        self.session = session
+        self.prompting.set_defaults(session.defaults)
+        self.prompting.set_templates([t.name for t in template_infos if not t.error and not t.shadowed])
+        broken = [t.error for t in template_infos if t.error]
+        if broken:
+            self.notify("; ".join(broken), title="templates not loaded", severity="warning", timeout=15)
+        self.inspector.show_model(session)
+        await self.conversation.model_ready(
+            f"{session.spec.title} is ready. Type a prompt and press Enter · F2 shows the exact prompt first.")
+
+    # ---- core events, in order ----------------------------------------------------------------------
+
+    async def on_core_event(self, message: CoreEvent) -> None:
+        event = message.event
+        if self.view is None:
+            return
+        await self.view.apply(event)
+        if isinstance(event, TurnStarted):
+            self.inspector.show_started(event)
+        elif isinstance(event, TurnDone):
+            turn = event.turn
+            self.inspector.show_turn(turn, self.session_total())
+            self.prompting.show_seed(turn.get("seed"))
+            if turn.get("finish_reason") == "cancelled":
+                self.restore_prompt()
+
+    def session_total(self) -> dict | None:
+        return None
+
+    def restore_prompt(self) -> None:
+        prompt = self.conversation.prompt
+        if not prompt.value.strip():
+            prompt.value = self.sent_text
+            prompt.cursor_position = len(prompt.value)
+        prompt.focus()
+
+    # ---- intents ------------------------------------------------------------------------------------
+
+    def ready(self, what: str) -> bool:
+        """Is there a loaded model and nothing running? If not, say why."""
+        if self.session is None:
+            if self.load_error:
+                self.notify(f"no model loaded: {self.load_error}", severity="error")
+            else:
+                self.notify(f"model still loading — {what} once it is ready", severity="warning")
+            return False
+        if self.busy == "turn":
+            self.notify("a reply is still streaming — Escape cancels it", severity="warning")
+            return False
+        if self.busy:
+            return False
+        return True
+
+    @on(Input.Submitted, "#prompt")
+    async def on_prompt_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        await self.action_send()
+
+    async def action_send(self) -> None:
+        text = self.conversation.prompt.value
+        if not text.strip() or not self.ready("send"):
+            return
+        try:
+            options = self.prompting.options()
+        except SandboxError as e:
+            self.notify(str(e), title="not sent", severity="error", timeout=8)
+            return
+        self.sent_text = text
+        self.conversation.prompt.value = ""
+        self.view = await self.conversation.new_turn(text)
+        self.cancel_event = threading.Event()
+        self.busy = "turn"
+        self.run_turn(self.session, text, options, self.cancel_event)
+
+    def action_cancel(self) -> None:
+        if self.busy == "turn" and self.cancel_event is not None:
+            self.cancel_event.set()
+
+    def action_preview(self) -> None:
+        text = self.conversation.prompt.value
+        if not self.ready("preview"):
+            return
+        if not text.strip():
+            self.notify("type a prompt first: the preview shows what the model would see for it", severity="warning")
+            return
+        try:
+            options = self.prompting.options()
+        except SandboxError as e:
+            self.notify(str(e), title="cannot preview", severity="error", timeout=8)
+            return
+        self.busy = "preview"
+        self.render_preview(self.session, text, options)
+
+    async def action_new_session(self) -> None:
+        if not self.ready("start a new session"):
+            return
+        from sandbox.core.session import Session
+
+        old = self.session
+        # Same engine, registry, log and policy; a fresh id and an empty memory.
+        self.session = Session(engine=old.engine, spec=old.spec, registry=old.registry, store=old.store,
+                               window=old.window.settings, policy=old.policy)
+        self.view = None
+        self.inspector.reset(self.session)
+        await self.conversation.clear(f"New session {self.session.id[:12]} — the model remembers nothing from before.")
+        self.conversation.prompt.focus()
+
+    async def action_clear(self) -> None:
+        if self.busy == "turn":
+            self.notify("a reply is still streaming — Escape cancels it first", severity="warning")
+            return
+        self.view = None
+        await self.conversation.clear("View cleared — the session still remembers its turns (Ctrl+N starts afresh).")
+
+    def action_focus_prompting(self) -> None:
+        self.prompting.query_one("#strategy").focus()
+
+    def action_focus_prompt(self) -> None:
+        self.conversation.prompt.focus()
+
+    def action_focus_inspector(self) -> None:
+        self.inspector.focus()
+
+    def cancel_running(self) -> None:
+        """On quit: stop a generation at its next token so the process can exit."""
+        if self.cancel_event is not None:
+            self.cancel_event.set()

@@ -1,0 +1,179 @@
+"""Centre column: the conversation. Each turn is a TurnView that renders core's events as they
+arrive (user text, streamed reply or sample columns, guard marks, the badge line); the prompt
+input sits at the bottom."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, LoadingIndicator, Markdown, Static
+
+from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
+from sandbox.tui import format as fmt
+from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
+
+GUARD_STYLE = {"allow": "green", "warn": "yellow", "redact": "magenta", "block": "bold red"}
+
+
+def badge(turn: dict, verdicts: dict[str, str]) -> Text:
+    """The one-line summary under a reply, from the turn object core logged."""
+    usage, timings = turn.get("usage") or {}, turn.get("timings") or {}
+    sep = ("  ·  ", "dim")
+    parts: list = [(turn.get("strategy") or "", "bold")]
+    if turn.get("template"):
+        parts += [(f" [{turn['template']}]", "")]
+    if turn.get("blocked") and turn.get("finish_reason") == "blocked":
+        parts += [sep, ("blocked before generation", "bold red")]
+    else:
+        parts += [sep, f"{fmt.count(usage.get('prompt_tokens'))}+{fmt.count(usage.get('completion_tokens'))} tok",
+                  sep, f"{fmt.count(usage.get('cached_tokens'))} cached",
+                  sep, fmt.rate(timings.get("tokens_per_s"))]
+        cost = turn.get("cost") or {}
+        if cost:
+            model, c = next(iter(cost.items()))
+            parts += [sep, (f"{model} ", "dim"), fmt.usd(c.get("usd"))]
+        if turn.get("seed") is not None:
+            parts += [sep, (f"seed {turn['seed']}", "dim")]
+        finish = turn.get("finish_reason")
+        parts += [sep, (finish or "", "yellow" if finish in ("length", "cancelled") else "")]
+    parts += [sep, ("guard ", "dim")]
+    if not verdicts:
+        parts += [("ok", "green")]
+    for i, (stage, verdict) in enumerate(verdicts.items()):
+        parts += [(" " if i else "") + f"{stage}:", (verdict, GUARD_STYLE.get(verdict, ""))]
+    return Text.assemble(*parts)
+
+
+class TurnView(Vertical):
+    """One exchange. `apply()` takes core events in order; `failed()` marks a turn core refused."""
+
+    def __init__(self, user_text: str) -> None:
+        super().__init__(classes="turn")
+        self.user_text = user_text
+        self.n_samples = 1
+        self.reply_text = ""
+        self.verdicts: dict[str, str] = {}
+        self.no_answer = 0
+        self.turn: dict | None = None
+        self._stream = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.user_text, markup=False, classes="user")
+        yield Vertical(classes="body")
+        yield Static(Text("waiting for the model…", style="dim italic"), classes="badge")
+
+    @property
+    def body(self) -> Vertical:
+        return self.query_one(".body", Vertical)
+
+    async def note(self, text: str | Text, classes: str) -> None:
+        await self.body.mount(Static(text, markup=False, classes=classes))
+
+    async def apply(self, event) -> None:
+        if isinstance(event, Token):
+            if self.n_samples > 1:
+                await self.query_one(SampleColumns).write(event.sample, event.text)
+            else:
+                self.reply_text += event.text
+                await self._stream.write(event.text)
+        elif isinstance(event, TurnStarted):
+            self.n_samples = event.n_samples
+            self.query_one(".badge", Static).update(Text("generating…  (Escape cancels)", style="dim italic"))
+            if event.n_samples > 1:
+                await self.body.mount(SampleColumns(event.n_samples))
+            else:
+                reply = Markdown(classes="reply")
+                await self.body.mount(reply)
+                self._stream = Markdown.get_stream(reply)
+        elif isinstance(event, SampleDone):
+            if event.answer is None:
+                self.no_answer += 1
+            await self.query_one(SampleColumns).done(event)
+        elif isinstance(event, GuardFindings):
+            self.verdicts[event.stage] = event.verdict
+        elif isinstance(event, Blocked):
+            where = "input" if event.stage == "input" else "output"
+            await self.note(Text.assemble((f"Blocked by the {where} guard: ", "bold"), event.reason), "blocked")
+            self.add_class("-blocked")
+        elif isinstance(event, TurnDone):
+            await self.finish(event.turn)
+
+    async def finish(self, turn: dict) -> None:
+        self.turn = turn
+        await self.stop_streams()
+        if self.verdicts.get("input") == "redact":
+            self.query_one(".user", Static).update(turn.get("prompt") or "")
+            await self.body.mount(Static("input redacted by the guard before the model saw it", classes="redacted"),
+                                  before=0)
+        if self.n_samples > 1:
+            await self.body.mount(VoteHistogram(turn.get("vote"), self.n_samples, self.no_answer))
+        elif self._stream is not None:
+            output = turn.get("output") or ""
+            if output != self.reply_text:  # redacted or withheld by the output guard
+                await self.query_one(".reply", Markdown).update(output)
+            if not output.strip():
+                await self.note(Text("(empty reply)", style="dim italic"), "empty")
+        if turn.get("finish_reason") == "cancelled":
+            await self.note("(cancelled)", "cancelled")
+            self.add_class("-cancelled")
+        self.query_one(".badge", Static).update(badge(turn, self.verdicts))
+
+    async def failed(self, message: str) -> None:
+        """Core raised before (or while) generating: say so under the user's text."""
+        await self.stop_streams()
+        await self.note(Text.assemble(("Not sent: ", "bold"), message), "failed")
+        self.query_one(".badge", Static).update(Text("not sent — the prompt is back in the input", style="dim"))
+        self.add_class("-failed")
+
+    async def stop_streams(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+        for cols in self.query(SampleColumns):
+            await cols.stop()
+
+
+class Conversation(Vertical):
+    """The transcript (follows new output only while the reader is at the bottom) and the input."""
+
+    BORDER_TITLE = "Conversation"
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="transcript"):
+            with Horizontal(id="loading"):
+                yield LoadingIndicator()
+                yield Label("Starting…", id="loading-text")
+        yield Input(placeholder="Type a prompt · Enter sends · F2 previews", id="prompt")
+
+    def on_mount(self) -> None:
+        # Anchored: stays at the end as text streams in, until the reader scrolls up.
+        self.transcript.anchor()
+
+    @property
+    def transcript(self) -> VerticalScroll:
+        return self.query_one("#transcript", VerticalScroll)
+
+    @property
+    def prompt(self) -> Input:
+        return self.query_one("#prompt", Input)
+
+    def loading(self, text: str) -> None:
+        self.query_one("#loading-text", Label).update(text)
+
+    async def model_ready(self, text: str) -> None:
+        await self.query("#loading").remove()
+        await self.transcript.mount(Static(text, classes="info", markup=False))
+
+    async def model_failed(self, message: str) -> None:
+        await self.query("#loading").remove()
+        await self.transcript.mount(Static(Text.assemble(("Model not loaded: ", "bold"), message), classes="failed"))
+
+    async def new_turn(self, user_text: str) -> TurnView:
+        view = TurnView(user_text)
+        await self.transcript.mount(view)
+        self.transcript.anchor()  # sending a prompt means: show me the reply
+        return view
+
+    async def clear(self, text: str) -> None:
+        await self.transcript.query(".turn, .info").remove()
+        await self.transcript.mount(Static(text, classes="info", markup=False))

@@ -246,9 +246,10 @@ class Store:
     def log_turn(self, turn: dict) -> None:
         """The turn, its samples and guard findings, and the session's updated_at/title: all or nothing."""
         self._require_writable()
-        missing = [key for key in ("session_id", "turn_id", "idx", "created_at") if turn.get(key) is None]
-        if missing:
-            raise ValueError(f"cannot log a turn without {', '.join(missing)}")
+        wrong = [key for key, kind in (("session_id", str), ("turn_id", str), ("idx", int), ("created_at", str))
+                 if not isinstance(turn.get(key), kind)]
+        if wrong:
+            raise ValueError(f"cannot log a turn without a valid {', '.join(wrong)}")
         turn_row, sample_rows, guard_rows = rows.encode_turn(turn)
         with self._transaction():
             session = self.db.execute(
@@ -339,10 +340,13 @@ class Store:
 
     @_translate_errors
     def session(self, id: str) -> dict:
-        """The session (settings parsed); id may be a unique prefix of at least 4 characters."""
+        """The session row (settings parsed); id may be a unique prefix of at least 4 characters.
+
+        The id is under both "id" (the row's column) and "session_id" (the name in every JSON
+        document of ARCHITECTURE §6)."""
         session_id = self.resolve(id)
         row = dict(self._rows("SELECT * FROM sessions WHERE id = ?", [session_id])[0])
-        out: dict[str, Any] = {"session_id": row["id"]}
+        out: dict[str, Any] = {"id": row["id"], "session_id": row["id"]}
         for column in SESSION_COLUMNS[1:]:
             if column == "settings_json":
                 out["settings"] = json.loads(row[column]) if row[column] else {}
@@ -417,7 +421,7 @@ class Store:
         try:
             return [dict(r) for r in self._rows(sql, [match, int(limit)])]
         except sqlite3.OperationalError as e:
-            if "fts5" in str(e) or "syntax" in str(e) or "no such column" in str(e):
+            if raw and _file_error(self.path, e) is None:
                 raise SandboxError(f"cannot search for {query!r}: {e} (drop --raw to search for plain words)") from None
             raise
 

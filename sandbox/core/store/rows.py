@@ -12,53 +12,54 @@ import json
 from copy import deepcopy
 from typing import Any
 
-# (object path, column, optional). An optional key whose column is NULL is left out of the object.
-TURN_FIELDS: list[tuple[tuple[str, ...], str, bool]] = [
-    (("session_id",), "session_id", False),
-    (("turn_id",), "id", False),
-    (("idx",), "idx", False),
-    (("created_at",), "created_at", False),
-    (("model",), "model", False),
-    (("strategy",), "strategy", False),
-    (("template",), "template", False),
-    (("system",), "system", False),
-    (("prompt",), "user_text", False),
-    (("rendered_prompt",), "rendered_prompt", False),
-    (("output",), "output", False),
-    (("answer",), "answer", False),
-    (("votes",), "votes_json", False),
-    (("params",), "params_json", False),
-    (("seed",), "seed", False),
-    (("usage", "prompt_tokens"), "prompt_tokens", False),
-    (("usage", "cached_tokens"), "cached_tokens", False),
-    (("usage", "completion_tokens"), "completion_tokens", False),
-    (("timings", "load_ms"), "load_ms", False),
-    (("timings", "ttft_ms"), "ttft_ms", False),
-    (("timings", "total_ms"), "total_ms", False),
-    (("timings", "tokens_per_s"), "tokens_per_s", False),
-    (("cost",), "cost_json", False),
-    (("memory",), "memory_json", False),
-    (("blocked",), "blocked", False),
-    (("finish_reason",), "finish_reason", False),
+# (object path, column, kind, optional). kind says what the column stores exactly: a value of
+# another type (an int answer, a list output) is kept verbatim in extra_json instead.
+# An optional key whose column is NULL is left out of the object.
+TURN_FIELDS: list[tuple[tuple, str, str, bool]] = [
+    (("session_id",), "session_id", "text", False),
+    (("turn_id",), "id", "text", False),
+    (("idx",), "idx", "int", False),
+    (("created_at",), "created_at", "text", False),
+    (("model",), "model", "text", False),
+    (("strategy",), "strategy", "text", False),
+    (("template",), "template", "text", False),
+    (("system",), "system", "text", False),
+    (("prompt",), "user_text", "text", False),
+    (("rendered_prompt",), "rendered_prompt", "text", False),
+    (("output",), "output", "text", False),
+    (("answer",), "answer", "text", False),
+    (("votes",), "votes_json", "json", False),
+    (("params",), "params_json", "json", False),
+    (("seed",), "seed", "int", False),
+    (("usage", "prompt_tokens"), "prompt_tokens", "int", False),
+    (("usage", "cached_tokens"), "cached_tokens", "int", False),
+    (("usage", "completion_tokens"), "completion_tokens", "int", False),
+    (("timings", "load_ms"), "load_ms", "float", False),
+    (("timings", "ttft_ms"), "ttft_ms", "float", False),
+    (("timings", "total_ms"), "total_ms", "float", False),
+    (("timings", "tokens_per_s"), "tokens_per_s", "float", False),
+    (("cost",), "cost_json", "json", False),
+    (("memory",), "memory_json", "json", False),
+    (("blocked",), "blocked", "bool", False),
+    (("finish_reason",), "finish_reason", "text", False),
 ]
-JSON_COLUMNS = {"votes_json", "params_json", "memory_json", "cost_json"}
 
 SAMPLE_FIELDS = [
-    (("seed",), "seed", False),
-    (("output",), "output", False),
-    (("answer",), "answer", False),
-    (("completion_tokens",), "completion_tokens", False),
-    (("finish_reason",), "finish_reason", True),
+    (("seed",), "seed", "int", False),
+    (("output",), "output", "text", False),
+    (("answer",), "answer", "text", False),
+    (("completion_tokens",), "completion_tokens", "int", False),
+    (("finish_reason",), "finish_reason", "text", True),
 ]
 
 FINDING_FIELDS = [
-    (("rule",), "rule", False),
-    (("category",), "category", False),
-    (("action",), "action", False),
-    (("score",), "score", False),
-    (("detail",), "detail", False),
-    (("span", 0), "span_start", True),
-    (("span", 1), "span_end", True),
+    (("rule",), "rule", "text", False),
+    (("category",), "category", "text", False),
+    (("action",), "action", "text", False),
+    (("score",), "score", "float", False),
+    (("detail",), "detail", "text", False),
+    (("span", 0), "span_start", "int", True),
+    (("span", 1), "span_end", "int", True),
 ]
 
 GUARD_STAGES = ("input", "output")
@@ -70,11 +71,6 @@ def encode_turn(turn: dict) -> tuple[dict, list[dict], list[dict]]:
     samples = rest.pop("samples", _ABSENT)
     guard = rest.pop("guard", _ABSENT)
     row, extra = _encode(rest, TURN_FIELDS)
-    for column in JSON_COLUMNS:
-        if row[column] is not None:
-            row[column] = json.dumps(row[column], ensure_ascii=False)
-    if row["blocked"] is not None:
-        row["blocked"] = int(bool(row["blocked"]))
     turn_id = row["id"]
 
     sample_rows: list[dict] = []
@@ -107,12 +103,6 @@ def encode_turn(turn: dict) -> tuple[dict, list[dict], list[dict]]:
 
 
 def decode_turn(row: dict, sample_rows: list[dict], guard_rows: list[dict]) -> dict:
-    row = dict(row)
-    for column in JSON_COLUMNS:
-        if row[column] is not None:
-            row[column] = json.loads(row[column])
-    if row["blocked"] is not None:
-        row["blocked"] = bool(row["blocked"])
     extra = _load(row["extra_json"])
     kept = extra.get("kept", {})
     turn = _decode(row, TURN_FIELDS, extra)
@@ -174,20 +164,28 @@ def _encode(obj: dict, fields) -> tuple[dict, dict]:
     row: dict[str, Any] = {}
     absent: list[str] = []
     nulls: list[str] = []
+    ints: list[str] = []
     parents: set[str] = set()
-    for path, column, optional in fields:
+    for path, column, kind, optional in fields:
         parent = obj
         for key in path[:-1]:
             parent = parent.get(key) if isinstance(parent, dict) else None
         leaf = path[-1]
+        row[column] = None
         if isinstance(parent, dict) and leaf in parent:
-            row[column] = parent.pop(leaf)
-            if optional and row[column] is None:
-                nulls.append(_dotted(path))
-        else:
-            row[column] = None
-            if not optional:
-                absent.append(_dotted(path))
+            value = parent[leaf]
+            if value is None:
+                del parent[leaf]
+                if optional:
+                    nulls.append(_dotted(path))
+            elif _fits(kind, value):
+                del parent[leaf]
+                row[column] = _to_column(kind, value)
+                if kind == "float" and isinstance(value, int):
+                    ints.append(_dotted(path))  # a REAL column would hand back 140.0 for 140
+            # else: a value this column cannot hold exactly stays in obj, so in extra["rest"]
+        elif not optional:
+            absent.append(_dotted(path))
         if len(path) > 1 and not optional:
             parents.add(path[0])
     for key in parents:
@@ -197,29 +195,59 @@ def _encode(obj: dict, fields) -> tuple[dict, dict]:
         elif value is _ABSENT:
             absent.append(key)
     extra: dict[str, Any] = {}
-    if obj:
-        extra["rest"] = obj
-    if absent:
-        extra["absent"] = absent
-    if nulls:
-        extra["nulls"] = nulls
+    for name, value in (("rest", obj), ("absent", absent), ("nulls", nulls), ("ints", ints)):
+        if value:
+            extra[name] = value
     return row, extra
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "text":
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    return True  # json: any JSON value
+
+
+def _to_column(kind: str, value: Any) -> Any:
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False)
+    if kind == "bool":
+        return int(value)
+    return value
+
+
+def _from_column(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "json":
+        return json.loads(value)
+    if kind == "bool":
+        return bool(value)
+    return value
 
 
 def _decode(row: dict, fields, extra: dict) -> dict:
     absent = set(extra.get("absent", ()))
     nulls = set(extra.get("nulls", ()))
+    ints = set(extra.get("ints", ()))
     rest = extra.get("rest", {})
     obj: dict[str, Any] = {}
-    for path, column, optional in fields:
+    for path, column, kind, optional in fields:
         dotted = _dotted(path)
         if dotted in absent or path[0] in absent:
             continue
-        value = row[column]
+        value = _from_column(kind, row[column])
         if optional and value is None and dotted not in nulls:
             continue
         if len(path) > 1 and path[0] in rest and not isinstance(rest[path[0]], dict):
             continue  # the parent itself was not a dict (e.g. "usage": null): rest has it
+        if dotted in ints:
+            value = int(value)
         parent = obj
         for key in path[:-1]:
             parent = parent.setdefault(key, {})

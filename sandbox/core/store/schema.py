@@ -120,8 +120,8 @@ def m003_run_metadata(db: Database) -> None:
     ):
         sessions.add_column(column, kind)
     db.execute(
-        "UPDATE sessions SET updated_at = coalesce("
-        "(SELECT max(created_at) FROM turns WHERE turns.session_id = sessions.id), created_at)"
+        "UPDATE sessions SET updated_at = max(created_at, coalesce("
+        "(SELECT max(created_at) FROM turns WHERE turns.session_id = sessions.id), created_at))"
     )
     turns = db["turns"]
     for column, kind in (

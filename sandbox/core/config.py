@@ -122,7 +122,11 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
         problems.append(f"{key} must be a table")
         return None
     before = len(problems)
-    problems += [f"{key}.{k}: unknown key" for k in sorted(set(m) - MODEL_KEYS)]
+    for k in sorted(set(m) - MODEL_KEYS):
+        if isinstance(m[k], dict):  # [models.qwen2.5-3b] parses as models -> "qwen2" -> "5-3b"
+            problems.append(f"{key}.{k}: a model name with a dot must be quoted, e.g. [models.\"{name}.{k}\"]")
+        else:
+            problems.append(f"{key}.{k}: unknown key (known: {', '.join(sorted(MODEL_KEYS))})")
     if m.get("source") == "bundled":
         source = "bundled"
     elif "path" in m:

@@ -124,8 +124,14 @@ class Tokenizer:
     def tokenize(self, text: str, *, special: bool = True, add_bos: bool = False) -> list[int]:
         return self._model.tokenize(text.encode("utf-8"), add_bos, special)
 
-    def piece(self, token_id: int) -> bytes:
-        return self._model.token_to_piece(token_id, special=True)
+    def piece(self, token_id: int, *, special: bool = True) -> bytes:
+        """The bytes of one token (may be part of a UTF-8 character)."""
+        buf = ctypes.create_string_buffer(64)  # per call: counting and generating run on different threads
+        n = llama_cpp.llama_token_to_piece(self._model.vocab, token_id, buf, 64, 0, special)
+        if n < 0:  # longer than the buffer: retry with the size llama.cpp asked for
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._model.vocab, token_id, buf, -n, 0, special)
+        return buf.raw[:n]
 
     def detokenize(self, tokens: Sequence[int]) -> str:
         return self._model.detokenize(list(tokens)).decode("utf-8", errors="replace")
@@ -333,7 +339,7 @@ class Engine:
                             live.remove(i)
                             continue
                         s.tokens.append(tok)
-                        text = decoders[i].decode(self._model.token_to_piece(tok, special=False).rstrip(b"\0"))
+                        text = decoders[i].decode(self.tokenizer.piece(tok, special=False))
                         if text:
                             s.text += text
                             yield Piece(i, text)
@@ -458,3 +464,34 @@ CHATML = (
 )
 
 ProgressCallback = Callable[[float, str], None]
+
+
+def plain_llama_cpp_run(path: Path | str, tokens: list[int], n_tokens: int, params: SamplingParams, *, n_ctx: int,
+                        n_threads: int) -> dict:
+    """The same generation through plain llama-cpp-python (`Llama.generate`), for `sandbox bench`:
+    the yardstick the sandbox's own overhead is measured against. Takes exactly `n_tokens` tokens
+    (plain `generate` does not stop at end-of-sequence by itself)."""
+    t0 = time.perf_counter()
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                          verbose=False, seed=params.seed or 0)
+    load_ms = (time.perf_counter() - t0) * 1000
+    try:
+        t0 = time.perf_counter()
+        ttft = None
+        count = 0
+        out: list[int] = []
+        for _tok in llm.generate(tokens, top_k=params.top_k, top_p=params.top_p, min_p=params.min_p,
+                                 temp=params.temperature, repeat_penalty=params.repeat_penalty):
+            count += 1
+            out.append(_tok)
+            if ttft is None:
+                ttft = (time.perf_counter() - t0) * 1000
+            if count >= n_tokens:
+                break
+        total = (time.perf_counter() - t0) * 1000
+    finally:
+        llm.close()
+    decode_s = (total - ttft) / 1000
+    return {"load_ms": load_ms, "ttft_ms": ttft, "total_ms": total,
+            "tokens_per_s": round((count - 1) / decode_s, 2) if decode_s > 0 else 0.0, "completion_tokens": count,
+            "tokens": out}

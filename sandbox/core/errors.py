@@ -18,7 +18,7 @@ class ConfigError(SandboxError):
         if len(self.problems) == 1:
             msg = f"{self.path}: {self.problems[0]}"
         else:
-            msg = f"{self.path}: {len(self.problems)} problems: " + "; ".join(self.problems)
+            msg = f"{self.path} has {len(self.problems)} problems:" + "".join(f"\n  - {p}" for p in self.problems)
         super().__init__(msg)
 
 

@@ -26,11 +26,13 @@ class SamplingParams:
     min_p: float = 0.05
     repeat_penalty: float = 1.1
     max_tokens: int = 512
-    seed: int = 0
+    seed: int | None = None  # None: the session picks a fresh seed and logs it
 
     def validated(self) -> "SamplingParams":
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "seed" and value is None:
+                continue
             lo, hi = LIMITS[f.name]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not (lo <= value <= hi):
                 raise SandboxError(f"{f.name} = {value!r} is out of range; use a value from {lo} to {hi}")

@@ -1,0 +1,40 @@
+"""`sandbox bench`: how fast this machine runs a model through sandbox, next to plain llama-cpp-python."""
+
+from __future__ import annotations
+
+import sys
+
+from sandbox.cli.common import add_model_args, print_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="measure load time, time to first token and tokens/s (vs plain llama-cpp-python)")
+    add_model_args(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--tokens", type=int, default=128, metavar="N", help="tokens to generate per run (default 128)")
+    p.add_argument("--repeats", type=int, default=3, metavar="N", help="runs per engine; the median is reported")
+    p.add_argument("--samples", type=int, default=8, metavar="N", help="self-consistency samples decoded together")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from sandbox.core import bench
+    from sandbox.core.errors import SandboxError
+
+    if not 2 <= args.tokens <= 4096 or not 1 <= args.repeats <= 20 or not 2 <= args.samples <= 32:
+        raise SandboxError("use --tokens 2..4096, --repeats 1..20 and --samples 2..32")
+    r = bench.run(args.model, args.models, n_tokens=args.tokens, repeats=args.repeats, samples=args.samples,
+                  progress=lambda m: print(f"bench: {m}...", file=sys.stderr))
+    if args.json:
+        print_json(r)
+        return 0
+    s, p, sc = r["sandbox"], r["llama_cpp_python"], r["self_consistency"]
+    print(f"model {r['model']}  ({r['threads']} threads, prompt {r['prompt_tokens']} tokens, {r['completion_tokens']} generated, median of {r['repeats']})")
+    print(f"{'':22}{'load ms':>10}{'ttft ms':>10}{'tok/s':>10}")
+    print(f"{'sandbox':22}{s['load_ms']:>10}{s['ttft_ms']:>10}{s['tokens_per_s']:>10}")
+    print(f"{'plain llama-cpp-python':22}{p['load_ms']:>10}{p['ttft_ms']:>10}{p['tokens_per_s']:>10}")
+    print(f"sandbox overhead: {r['overhead_pct']}% of generation speed (goal: at most 5%)")
+    print(f"self-consistency, {sc['samples']} samples together: {sc['batch_ms_per_token']} ms/token vs "
+          f"{sc['single_ms_per_token']} ms/token alone = {sc['cost_ratio']}x per token (goal: at most 0.70x)")
+    print(f"memory: {r['rss_mb_after_load']} MB after load, {r['rss_mb_peak']} MB peak")
+    return 0

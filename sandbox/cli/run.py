@@ -1,0 +1,159 @@
+"""`sandbox run` (one prompt) and `sandbox chat` (one session, a turn per stdin line)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
+from sandbox.cli.common import STRATEGIES, add_model_args, add_sampling_args, print_json, sampling_overrides
+
+BLOCKED_EXIT = 3
+
+
+def _add_turn_args(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+    p.add_argument("--json", action="store_true", help="print the turn object (ARCHITECTURE §6) instead of text")
+    p.add_argument("--strategy", choices=STRATEGIES, default="zero-shot")
+    p.add_argument("--template", metavar="NAME|PATH", help="a prompt template from prompts/ (see `sandbox templates list`)")
+    p.add_argument("--samples", type=int, metavar="N", help="self-consistency: number of samples (default 5)")
+    p.add_argument("--system", metavar="TEXT", help="system prompt (overrides the template's)")
+    p.add_argument("--session", metavar="ID", help="continue a logged session")
+    p.add_argument("--no-log", action="store_true", help="do not write this to the log database")
+    p.add_argument("--guards-off", metavar="CATS", default="",
+                   help="comma-separated guard categories to switch off for this run (logged with the turn)")
+    add_sampling_args(p)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="send one prompt to the model and stream the reply",
+                       description="Send one prompt to the model and stream the reply. PROMPT '-' reads stdin.")
+    p.add_argument("prompt", metavar="PROMPT")
+    _add_turn_args(p)
+    p.set_defaults(func=run)
+
+    c = sub.add_parser("chat", help="headless multi-turn chat: each stdin line is a user turn",
+                       description="Headless multi-turn chat: each line on stdin is one user turn of one session.")
+    _add_turn_args(c)
+    c.set_defaults(func=chat)
+
+
+def _open_session(args):
+    from sandbox.core.session import Session
+
+    return Session.open(model=args.model, models_file=args.models, log=not args.no_log,
+                        session_id=args.session, n_ctx=args.n_ctx)
+
+
+def _options(args, session):
+    from sandbox.core.session import TurnOptions
+
+    params = session.defaults.with_(**sampling_overrides(args)).validated()
+    off = frozenset(c.strip() for c in args.guards_off.split(",") if c.strip())
+    return TurnOptions(strategy=args.strategy, template=args.template, samples=args.samples, system=args.system,
+                       params=params, ignore_eos=args.ignore_eos, guards_off=off)
+
+
+@contextmanager
+def _ctrl_c_cancels(cancel: threading.Event):
+    """First Ctrl+C stops generation at the next token (the partial turn is still logged);
+    a second one interrupts outright."""
+    def handler(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _one_turn(session, text, opts, as_json: bool) -> dict:
+    from sandbox.core.events import Blocked, SampleDone, Token, TurnDone, TurnStarted
+
+    cancel = threading.Event()
+    turn = None
+    n_samples = 1
+    with _ctrl_c_cancels(cancel):
+        for ev in session.turn(text, opts, cancel=cancel):
+            if as_json:
+                if isinstance(ev, TurnDone):
+                    turn = ev.turn
+                continue
+            if isinstance(ev, TurnStarted):
+                n_samples = ev.n_samples
+                for note in session_notes(ev):
+                    print(note, file=sys.stderr)
+            elif isinstance(ev, Token) and n_samples == 1:
+                sys.stdout.write(ev.text)
+                sys.stdout.flush()
+            elif isinstance(ev, SampleDone) and n_samples > 1:
+                print(f"--- sample {ev.idx + 1} (seed {ev.seed}) -> answer: {ev.answer if ev.answer is not None else 'no answer'}")
+                print(ev.output.strip())
+            elif isinstance(ev, Blocked):
+                print(f"sandbox: blocked by the {ev.stage} guard: {ev.reason}", file=sys.stderr)
+            elif isinstance(ev, TurnDone):
+                turn = ev.turn
+    if as_json:
+        print_json(turn)
+    else:
+        if n_samples == 1 and turn["output"] and not turn["blocked"]:
+            sys.stdout.write("\n")
+        elif n_samples > 1:
+            print(f"--- votes: {turn['votes']} -> answer: {turn['answer'] if turn['answer'] is not None else 'no answer'}")
+        print(badge(turn), file=sys.stderr)
+    return turn
+
+
+def session_notes(ev) -> list[str]:
+    m = ev.memory or {}
+    return [f"[memory: {m['dropped_turns']} old turns dropped to fit the context]"] if m.get("dropped_turns") else []
+
+
+def badge(turn: dict) -> str:
+    u, t = turn["usage"], turn["timings"]
+    parts = [turn["model"], turn["strategy"], f"{u['prompt_tokens']}+{u['completion_tokens']} tokens ({u['cached_tokens']} cached)",
+             f"{t['tokens_per_s']} tok/s", turn["finish_reason"], f"session {turn['session_id'][:8]}"]
+    return "[" + " · ".join(str(p) for p in parts) + "]"
+
+
+def run(args) -> int:
+    from sandbox.core.errors import SandboxError
+
+    text = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not text.strip():
+        raise SandboxError("the prompt is empty; pass some text (or '-' to read stdin)")
+    session = _open_session(args)
+    try:
+        turn = _one_turn(session, text, _options(args, session), args.json)
+    finally:
+        session.close()
+    return BLOCKED_EXIT if turn["blocked"] else 0
+
+
+def chat(args) -> int:
+    session = _open_session(args)
+    opts = _options(args, session)
+    try:
+        for line in sys.stdin:
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            if not args.json:
+                print(f"> {line}")
+            opts_i = opts
+            if opts.params.seed is not None and session.next_idx:
+                # One --seed seeds the session; each turn gets its own derived seed.
+                opts_i = type(opts)(**{**vars(opts), "params": opts.params.with_(seed=opts.params.seed + 1000 * session.next_idx)})
+            _one_turn(session, line, opts_i, args.json)
+    finally:
+        session.close()
+    return 0

@@ -1,0 +1,344 @@
+"""One conversation with one model: `Session.turn()` runs the whole pipeline of ARCHITECTURE §2
+and yields plain events. The TUI and the headless CLI consume the same stream; nothing about a
+turn is computed anywhere else."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterator
+
+from sandbox import __version__
+from sandbox.core import answers, config, strategies, templates
+from sandbox.core.engine import Engine, GenerationStats, llama_cpp_version
+from sandbox.core.errors import SandboxError
+from sandbox.core.events import Blocked, Event, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
+from sandbox.core.guard import GuardPolicy, Redactor, load_policy
+from sandbox.core.memory import SlidingWindow, Window, WindowSettings
+from sandbox.core.modelfile import sha256_of
+from sandbox.core.sampling import SamplingParams
+from sandbox.core.store import Store
+from sandbox.core.tokens import PriceTable
+
+
+@dataclass
+class TurnOptions:
+    strategy: str = "zero-shot"
+    template: str | None = None  # a name from prompts/ or a path to a .toml
+    samples: int | None = None  # self-consistency sample count (default from the strategy)
+    system: str | None = None  # overrides the template's system prompt
+    params: SamplingParams = field(default_factory=SamplingParams)
+    ignore_eos: bool = False
+    examples: list | None = None  # an edited example list from the UI (templates.Example)
+    guards_off: frozenset[str] = frozenset()  # guard categories switched off for this turn
+
+
+@dataclass
+class PastTurn:
+    """A turn the model may see again: what was sent and what came back."""
+
+    idx: int
+    user: str
+    output: str
+    tokens: int
+
+
+@dataclass
+class Prepared:
+    """Everything decided before generation: what the model will see and why."""
+
+    user_text: str
+    rendered: strategies.Rendered
+    system: str | None
+    messages: list[dict]
+    prompt: str
+    prompt_tokens: list[int]
+    window: Window
+    params: SamplingParams
+    seeds: list[int]
+    notes: list[str]
+    template: templates.Template | None
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Session:
+    def __init__(self, *, engine: Engine, spec: config.ModelSpec, registry: config.Registry, store: Store | None,
+                 session_id: str | None = None, window: WindowSettings | None = None, policy: GuardPolicy | None = None):
+        self.engine = engine
+        self.spec = spec
+        self.registry = registry
+        self.store = store
+        self.id = session_id or new_id()
+        self.window = SlidingWindow(window)
+        self.policy = policy or load_policy()
+        self.prices = PriceTable(registry.pricing)
+        self.history: list[PastTurn] = []
+        self.next_idx = 0
+        self.costs: list[dict] = []
+        self._created = False
+        self._sha256: str | None = None
+        self._pair_overhead: int | None = None
+        self.parent_id: str | None = None
+
+    # ---- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, *, model: str | None = None, models_file: str | None = None, log: bool = True,
+             session_id: str | None = None, n_ctx: int | None = None, window: WindowSettings | None = None) -> "Session":
+        """Load the model (slow: call from a worker in the TUI) and, to resume, the logged session."""
+        registry = config.load(models_file)
+        store = Store.open() if log or session_id else None
+        spec = registry.get(model)
+        past: list[dict] = []
+        if session_id:
+            row = store.session(session_id)
+            session_id = row["id"]
+            if model is None and row.get("model") in registry.models:
+                spec = registry.get(row["model"])
+            past = store.turns(session_id)
+            if not log:
+                store = None
+        engine = Engine.load(spec.local_path(), n_ctx=n_ctx or spec.n_ctx, gpu_layers=spec.gpu_layers)
+        session = cls(engine=engine, spec=spec, registry=registry, store=store, session_id=session_id, window=window)
+        if past:
+            session._created = True
+            session._resume(past)
+        return session
+
+    def _resume(self, turns: list[dict]) -> None:
+        for t in turns:
+            self.next_idx = max(self.next_idx, t["idx"] + 1)
+            if t.get("cost"):
+                self.costs.append(t["cost"])
+            if t.get("blocked") or t.get("finish_reason") == "cancelled":
+                continue
+            user = (t.get("memory") or {}).get("user_message") or t["prompt"]
+            self.history.append(PastTurn(t["idx"], user, t["output"], self._turn_tokens(user, t["output"])))
+
+    @property
+    def model_name(self) -> str:
+        return self.spec.name
+
+    @property
+    def defaults(self) -> SamplingParams:
+        return self.spec.sampling
+
+    @property
+    def model_sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = sha256_of(self.engine.path)
+        return self._sha256
+
+    def close(self) -> None:
+        self.engine.close()
+        if self.store:
+            self.store.close()
+
+    # ---- one turn ------------------------------------------------------------------------------
+
+    def prepare(self, user_text: str, opts: TurnOptions) -> Prepared:
+        """Render what the model would see for `user_text`, without generating (the TUI's preview)."""
+        if not user_text or not user_text.strip():
+            raise SandboxError("the prompt is empty; type something to send")
+        tpl = templates.load(opts.template) if opts.template else None
+        rendered = strategies.render(opts.strategy, tpl, user_text, examples=opts.examples, samples=opts.samples)
+        params = opts.params.validated()
+        notes: list[str] = []
+        if rendered.n_samples > 1:
+            params, note = strategies.ensure_sampling_temperature(params)
+            if note:
+                notes.append(note)
+        if params.seed is None:
+            params = params.with_(seed=random.randrange(2**31 - 1 - 64))
+        seeds = [params.seed + i for i in range(rendered.n_samples)]
+        system = opts.system if opts.system is not None else rendered.system
+        fixed = rendered.messages(system)[:-1]  # system + pinned
+        # Several samples share one cache: keep room for all of them, but never more than half.
+        reserve = self.window.settings.reserve_output or params.max_tokens
+        if rendered.n_samples > 1:
+            reserve = min(reserve * rendered.n_samples, self.engine.n_ctx // 2)
+        fixed_tokens = self.engine.count(self.engine.render_chat(fixed)) if fixed else 0
+        user_tokens = self.engine.count(rendered.user) + self.pair_overhead // 2
+        window = self.window.select(
+            [t.tokens for t in self.history], n_ctx=self.engine.n_ctx, fixed_tokens=fixed_tokens,
+            prompt_tokens=user_tokens, reserve_output=min(reserve, self.engine.n_ctx - 1),
+        )
+        while True:
+            messages = list(fixed)
+            for i in window.kept:
+                messages += [{"role": "user", "content": self.history[i].user},
+                             {"role": "assistant", "content": self.history[i].output}]
+            messages.append({"role": "user", "content": rendered.user})
+            prompt = self.engine.render_chat(messages)
+            tokens = self.engine.tokenize(prompt)
+            if len(tokens) + reserve <= self.engine.n_ctx or not window.kept:
+                break
+            self.window.shrink()  # the estimate was short: drop one more old turn
+            window = self.window.select(
+                [t.tokens for t in self.history], n_ctx=self.engine.n_ctx, fixed_tokens=fixed_tokens,
+                prompt_tokens=user_tokens, reserve_output=min(reserve, self.engine.n_ctx - 1),
+            )
+        if len(tokens) >= self.engine.n_ctx:
+            over = len(tokens) - self.engine.n_ctx + 1
+            raise SandboxError(f"the prompt is {len(tokens)} tokens, {over} over the {self.engine.n_ctx}-token context; shorten it or raise --n-ctx")
+        return Prepared(user_text, rendered, system, messages, prompt, tokens, window, params, seeds, notes, tpl)
+
+    def turn(self, user_text: str, opts: TurnOptions | None = None, cancel: threading.Event | None = None) -> Iterator[Event]:
+        opts = opts or TurnOptions(params=self.defaults)
+        turn_id = new_id()
+        policy = self.policy.without(set(opts.guards_off)) if opts.guards_off else self.policy
+        redactor = Redactor()
+        guard_log: dict = {"input": [], "output": [], "disabled": sorted(policy.disabled)}
+
+        scan = policy.scan(user_text or "", stage="input", redactor=redactor)
+        guard_log["input"] = [f.to_dict() for f in scan.findings]
+        if scan.errors:
+            guard_log["errors"] = list(scan.errors)
+        if scan.findings or scan.errors:
+            yield GuardFindings("input", scan.verdict, guard_log["input"])
+        if scan.verdict == "block":
+            reason = _reason(scan.findings)
+            yield Blocked("input", reason, guard_log["input"])
+            turn = self._blocked_turn(turn_id, scan.redacted, opts, guard_log, reason)
+            self._log(turn)
+            yield TurnDone(turn)
+            return
+        text = scan.redacted  # redacted text is all the model (and the log) ever sees
+
+        prep = self.prepare(text, opts)
+        idx = self.next_idx
+        self.next_idx += 1
+        yield TurnStarted(turn_id, idx, opts.strategy, prep.prompt, len(prep.seeds), self._memory(prep),
+                          prompt_tokens=len(prep.prompt_tokens))
+
+        gen = self.engine.generate(prep.prompt_tokens, prep.params, seeds=prep.seeds, ignore_eos=opts.ignore_eos, cancel=cancel)
+        for piece in gen:
+            yield Token(piece.text, piece.sample)
+        stats = gen.stats
+
+        samples = []
+        for i, s in enumerate(stats.samples):
+            out = policy.scan(s.text, stage="output", redactor=redactor, system_prompt=prep.system,
+                              fmt=prep.template.output_format if prep.template else None)
+            answer = answers.extract(out.redacted, prep.rendered.answer_pattern, prep.rendered.choices) if prep.rendered.extracts else None
+            samples.append({"seed": s.seed, "output": out.redacted, "answer": answer, "completion_tokens": len(s.tokens),
+                            "finish_reason": s.finish_reason, "_scan": out})
+            yield SampleDone(i, s.seed, out.redacted, answer, len(s.tokens), s.finish_reason)
+
+        vote = answers.vote([s["answer"] for s in samples]) if len(samples) > 1 else None
+        chosen = samples[0]
+        if vote and vote.winner is not None:
+            chosen = next(s for s in samples if s["answer"] == vote.winner)
+        out_scan = chosen.pop("_scan")
+        for s in samples:
+            s.pop("_scan", None)
+        guard_log["output"] = [f.to_dict() for f in out_scan.findings]
+        if out_scan.findings:
+            yield GuardFindings("output", out_scan.verdict, guard_log["output"])
+        output, blocked = chosen["output"], False
+        if out_scan.verdict == "block":
+            reason = _reason(out_scan.findings)
+            yield Blocked("output", reason, guard_log["output"])
+            output, blocked = f"[reply withheld by the output guard: {reason}]", True
+
+        finish = chosen["finish_reason"]
+        answer = vote.winner if vote else chosen["answer"]
+        cost = self.prices.turn_cost(prep.prompt, "".join(s["output"] for s in samples))
+        turn = self._turn_object(turn_id, idx, prep, opts, output, answer, samples, vote, stats, cost, guard_log,
+                                 blocked, finish)
+        self._log(turn)
+        self.costs.append(cost)
+        if finish != "cancelled" and not blocked:
+            self.history.append(PastTurn(idx, prep.rendered.user, output, self._turn_tokens(prep.rendered.user, output)))
+        yield TurnDone(turn)
+
+    # ---- bookkeeping -------------------------------------------------------------------------------
+
+    @property
+    def pair_overhead(self) -> int:
+        """Tokens the chat template adds around one user + assistant exchange."""
+        if self._pair_overhead is None:
+            base = self.engine.count(self.engine.render_chat([{"role": "system", "content": "s"}]))
+            pair = self.engine.count(self.engine.render_chat([
+                {"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]))
+            self._pair_overhead = max(0, pair - base - 2)
+        return self._pair_overhead
+
+    def _turn_tokens(self, user: str, output: str) -> int:
+        return self.engine.count(user) + self.engine.count(output) + self.pair_overhead
+
+    def _memory(self, prep: Prepared) -> dict:
+        m = prep.window.to_dict()
+        m["kept"] = [self.history[i].idx for i in prep.window.kept]
+        m["dropped"] = [self.history[i].idx for i in prep.window.dropped]
+        m["user_message"] = prep.rendered.user
+        m["mode"] = self.window.settings.mode
+        return m
+
+    def _params_dict(self, params: SamplingParams) -> dict:
+        return params.to_dict()
+
+    def _turn_object(self, turn_id, idx, prep: Prepared, opts: TurnOptions, output, answer, samples, vote,
+                     stats: GenerationStats, cost, guard_log, blocked, finish) -> dict:
+        return {
+            "session_id": self.id, "turn_id": turn_id, "idx": idx, "created_at": now_iso(),
+            "model": self.spec.name, "strategy": opts.strategy,
+            "template": prep.template.name if prep.template else None,
+            "prompt": prep.user_text, "system": prep.system, "rendered_prompt": prep.prompt,
+            "output": output, "answer": answer,
+            "samples": samples if len(samples) > 1 or answer is not None else [
+                {k: samples[0][k] for k in ("seed", "output", "answer", "completion_tokens", "finish_reason")}],
+            "votes": (vote.counts if vote else None),
+            "vote": (vote.to_dict() if vote else None),
+            "params": self._params_dict(prep.params), "seed": prep.params.seed, "ignore_eos": opts.ignore_eos,
+            "usage": {"prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens,
+                      "completion_tokens": stats.completion_tokens},
+            "timings": {"load_ms": round(self.engine.load_ms, 1), "ttft_ms": round(stats.ttft_ms, 1),
+                        "total_ms": round(stats.total_ms, 1), "tokens_per_s": stats.tokens_per_s},
+            "cost": cost, "memory": self._memory(prep), "guard": guard_log, "notes": prep.notes,
+            "blocked": blocked, "finish_reason": finish,
+        }
+
+    def _blocked_turn(self, turn_id, text, opts: TurnOptions, guard_log, reason) -> dict:
+        idx = self.next_idx
+        self.next_idx += 1
+        return {
+            "session_id": self.id, "turn_id": turn_id, "idx": idx, "created_at": now_iso(),
+            "model": self.spec.name, "strategy": opts.strategy, "template": opts.template,
+            "prompt": text, "system": opts.system, "rendered_prompt": "", "output": "", "answer": None,
+            "samples": [], "votes": None, "vote": None, "params": opts.params.to_dict(), "seed": opts.params.seed,
+            "ignore_eos": opts.ignore_eos,
+            "usage": {"prompt_tokens": 0, "cached_tokens": 0, "completion_tokens": 0},
+            "timings": {"load_ms": round(self.engine.load_ms, 1), "ttft_ms": 0, "total_ms": 0, "tokens_per_s": 0},
+            "cost": {}, "memory": {}, "guard": guard_log, "notes": [f"blocked by the input guard: {reason}"],
+            "blocked": True, "finish_reason": "blocked",
+        }
+
+    def _log(self, turn: dict) -> None:
+        if not self.store:
+            return
+        if not self._created:
+            self.store.create_session(
+                self.id, model=self.spec.name, model_sha256=self.model_sha256, model_path=str(self.engine.path),
+                n_ctx=self.engine.n_ctx, parent_id=self.parent_id,
+                settings={"n_ctx": self.engine.n_ctx, "gpu_layers": self.spec.gpu_layers, "threads": self.engine.n_threads,
+                          "memory": vars(self.window.settings), "llama_cpp_version": llama_cpp_version(),
+                          "sandbox_version": __version__, "chat_template": self.engine.chat_template_source},
+            )
+            self._created = True
+        self.store.log_turn(turn)
+
+
+def _reason(findings) -> str:
+    acted = [f for f in findings if getattr(f, "action", None) == "block"] or list(findings)
+    return ", ".join(sorted({f"{f.category} ({f.rule})" for f in acted})) or "policy"

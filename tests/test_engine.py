@@ -1,0 +1,146 @@
+"""The engine against the real bundled model: streaming, seeds, batching, cache reuse, limits."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from sandbox.core.engine import Engine, Tokenizer, plain_llama_cpp_run
+from sandbox.core.errors import SandboxError
+from sandbox.core.sampling import SamplingParams
+
+MESSAGES = [{"role": "system", "content": "You are concise."}, {"role": "user", "content": "Name three primary colors."}]
+
+
+def gen_text(engine, prompt, params, **kw):
+    g = engine.generate(prompt, params, **kw)
+    texts = {}
+    for piece in g:
+        texts[piece.sample] = texts.get(piece.sample, "") + piece.text
+    return texts, g.stats
+
+
+def test_chat_template_comes_from_the_gguf(engine):
+    prompt = engine.render_chat(MESSAGES)
+    assert engine.chat_template_source == "gguf"
+    assert prompt.startswith("<|im_start|>system\nYou are concise.<|im_end|>")
+    assert prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_streamed_pieces_make_the_text_and_stats_add_up(engine):
+    texts, st = gen_text(engine, engine.render_chat(MESSAGES), SamplingParams(seed=1, max_tokens=24))
+    s = st.samples[0]
+    assert texts[0] == s.text and s.text.strip()
+    assert 0 < len(s.tokens) <= 24
+    assert st.prompt_tokens == len(engine.tokenize(engine.render_chat(MESSAGES)))
+    assert st.ttft_ms > 0 and st.total_ms >= st.ttft_ms
+    assert s.finish_reason in ("stop", "length")
+
+
+def test_same_seed_same_output_at_temperature_above_zero(engine):
+    p = SamplingParams(temperature=0.9, seed=1234, max_tokens=32)
+    prompt = engine.render_chat(MESSAGES)
+    a, _ = gen_text(engine, prompt, p)
+    engine.reset_cache()
+    b, _ = gen_text(engine, prompt, p)
+    c, _ = gen_text(engine, prompt, p.with_(seed=99))
+    assert a == b
+    assert a != c
+
+
+def test_second_call_reuses_the_cached_prefix(engine):
+    p = SamplingParams(seed=3, max_tokens=8)
+    engine.reset_cache()
+    _, first = gen_text(engine, engine.render_chat(MESSAGES), p)
+    assert first.cached_tokens == 0
+    longer = MESSAGES + [{"role": "assistant", "content": "Red, blue, yellow."}, {"role": "user", "content": "And secondary?"}]
+    _, second = gen_text(engine, engine.render_chat(longer), p)
+    assert second.cached_tokens >= len(engine.tokenize(engine.render_chat(MESSAGES[:1]))), second
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_batched_samples_equal_the_same_seeds_decoded_one_by_one(engine, temperature):
+    p = SamplingParams(temperature=temperature, seed=10, max_tokens=24)
+    prompt = engine.render_chat(MESSAGES)
+    seeds = [10, 11, 12, 13]
+    batch, st = gen_text(engine, prompt, p, seeds=seeds)
+    assert [s.seed for s in st.samples] == seeds
+    for i, seed in enumerate(seeds):
+        alone, _ = gen_text(engine, prompt, p.with_(seed=seed))
+        assert alone[0] == batch.get(i, ""), f"sample {i} (seed {seed}) differs between batch and sequential"
+    if temperature > 0:
+        assert len(set(batch.values())) > 1  # different seeds, different samples
+
+
+def test_ignore_eos_generates_exactly_max_tokens(engine):
+    _, st = gen_text(engine, engine.render_chat(MESSAGES), SamplingParams(seed=5, max_tokens=40), ignore_eos=True)
+    assert len(st.samples[0].tokens) == 40
+    assert st.samples[0].finish_reason == "length"
+
+
+def test_cancel_stops_at_the_next_token(engine):
+    cancel = threading.Event()
+    g = engine.generate(engine.render_chat(MESSAGES), SamplingParams(seed=5, max_tokens=500), ignore_eos=True, cancel=cancel)
+    n = 0
+    for _ in g:
+        n += 1
+        if n == 5:
+            cancel.set()
+    st = g.stats
+    assert st.samples[0].finish_reason == "cancelled"
+    assert len(st.samples[0].tokens) <= 6
+    # the engine is still usable and its cache consistent
+    _, after = gen_text(engine, engine.render_chat(MESSAGES), SamplingParams(seed=5, max_tokens=4))
+    assert after.samples[0].tokens
+
+
+def test_greedy_output_matches_plain_llama_cpp_python(engine, bundled_model_path):
+    """The sandbox decode loop gives the very tokens plain llama-cpp-python gives."""
+    p = SamplingParams(temperature=0.0, seed=1, max_tokens=40)
+    tokens = engine.tokenize(engine.render_chat(MESSAGES))
+    engine.reset_cache()
+    ours = engine.generate(tokens, p).run().samples[0]
+    plain = plain_llama_cpp_run(bundled_model_path, tokens, 41, p, n_ctx=2048, n_threads=engine.n_threads)
+    n = len(ours.tokens)
+    assert n > 3
+    assert plain["tokens"][:n] == ours.tokens
+    if ours.finish_reason == "stop":  # we stopped where plain sampled the end-of-turn token
+        assert plain["tokens"][n] in engine.eog_tokens()
+
+
+def test_prompt_larger_than_the_context_is_a_clear_error(engine):
+    with pytest.raises(SandboxError, match="context holds 2048"):
+        engine.generate("word " * 3000, SamplingParams(seed=1))
+
+
+def test_empty_prompt_is_a_clear_error(engine):
+    with pytest.raises(SandboxError, match="empty"):
+        engine.generate("", SamplingParams(seed=1))
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(SandboxError, match="does not exist"):
+        Engine.load(tmp_path / "nope.gguf")
+
+
+def test_not_a_gguf_file(tmp_path):
+    f = tmp_path / "model.gguf"
+    f.write_bytes(b"PK\x03\x04" + b"\0" * 4096)
+    with pytest.raises(SandboxError, match="not a GGUF"):
+        Engine.load(f)
+
+
+def test_truncated_gguf_file(tmp_path, bundled_model_path):
+    f = tmp_path / "cut.gguf"
+    with open(bundled_model_path, "rb") as src:
+        f.write_bytes(src.read(2_000_000))
+    with pytest.raises(SandboxError, match="could not load"):
+        Engine.load(f)
+
+
+def test_vocab_only_tokenizer_matches_the_engine(engine, bundled_model_path):
+    tok = Tokenizer.load(bundled_model_path)
+    text = "Unfamiliarization costs more tokens: naïve café 東京 🙂"
+    assert tok.tokenize(text) == engine.tokenize(text)
+    assert b"".join(tok.piece(t) for t in tok.tokenize("hello world")) == b"hello world"

@@ -407,19 +407,23 @@ class Store:
         if self._empty:
             return []
         match = _fts_query(query, raw=raw)
+        # Rank first, then snippets for the best `limit` only: snippet() over every match is slow.
         sql = """
+            WITH best AS (
+                SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH :match ORDER BY rank LIMIT :limit
+            )
             SELECT t.session_id, t.id AS turn_id, t.idx, t.created_at,
                    coalesce(t.model, s.model) AS model,
                    snippet(turns_fts, -1, '**', '**', '…', 12) AS snippet
             FROM turns_fts
+            JOIN best ON best.rowid = turns_fts.rowid
             JOIN turns t ON t.rowid = turns_fts.rowid
             JOIN sessions s ON s.id = t.session_id
-            WHERE turns_fts MATCH ?
-            ORDER BY turns_fts.rank, t.created_at DESC
-            LIMIT ?
+            WHERE turns_fts MATCH :match
+            ORDER BY best.rank, t.created_at DESC
         """
         try:
-            return [dict(r) for r in self._rows(sql, [match, int(limit)])]
+            return [dict(r) for r in self._rows(sql, {"match": match, "limit": int(limit)})]
         except sqlite3.OperationalError as e:
             if raw and _file_error(self.path, e) is None:
                 raise SandboxError(f"cannot search for {query!r}: {e} (drop --raw to search for plain words)") from None
@@ -432,7 +436,7 @@ class Store:
         row = self.db.execute("SELECT id FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
-    def _rows(self, sql: str, params: list) -> list[sqlite3.Row]:
+    def _rows(self, sql: str, params: list | dict) -> list[sqlite3.Row]:
         cursor = self.db.conn.cursor()
         cursor.row_factory = sqlite3.Row
         return cursor.execute(sql, params).fetchall()

@@ -1,0 +1,129 @@
+"""Shared machinery for the phrase-rule scanners (injection, jailbreak, prompt leak, harm).
+
+A rule is a regex over the folded text (lower-case, look-alikes mapped to ASCII, invisible
+characters dropped), gated by words that must occur so most rules never run on ordinary text.
+Weak signals combine (1 - prod(1 - s)); questions *about* attacks are discounted."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sandbox.core.guard.model import Finding
+from sandbox.core.guard.text import Folded
+
+META_DISCOUNT = 0.35
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    pattern: re.Pattern
+    score: float
+    detail: str
+    # Each group is a set of words; the rule runs only if every group has a word in the text.
+    needs: tuple[frozenset[str], ...] = ()
+    # Optional post-check on the match: returns a score (0 drops the match).
+    check: Callable[[re.Match], float] | None = None
+    views: tuple[str, ...] = ("text", "leet")
+
+
+def rule(id, category, pattern, score, detail, needs=(), check=None, flags=0, views=("text", "leet")) -> Rule:
+    groups = tuple(frozenset(g.split()) if isinstance(g, str) else frozenset(g) for g in needs)
+    return Rule(id, category, re.compile(pattern, flags), score, detail, groups, check, views)
+
+
+def words(*alternatives: str) -> str:
+    """A regex alternation of whole phrases, longest first."""
+    alts = sorted({a for group in alternatives for a in group.split("|") if a}, key=len, reverse=True)
+    return "(?:" + "|".join(a.replace(" ", r"\s+") for a in alts) + ")"
+
+
+def run_rules(rules: list[Rule], folded: Folded, limit_per_rule: int = 4) -> list[Finding]:
+    found: list[Finding] = []
+    present = folded.words
+    seen: set[tuple[str, int, int]] = set()
+    for r in rules:
+        if r.needs and not all(g & present for g in r.needs):
+            continue
+        n = 0
+        for view in r.views:
+            text = folded.text if view == "text" else folded.leet
+            if text is None:
+                continue
+            for m in r.pattern.finditer(text):
+                score = r.check(m) if r.check else r.score
+                if score <= 0:
+                    continue
+                span = folded.span(*m.span())
+                key = (r.id, *span)
+                if key in seen:
+                    continue
+                seen.add(key)
+                found.append(Finding(r.id, r.category, score, span, r.detail))
+                n += 1
+                if n >= limit_per_rule:
+                    break
+            if n >= limit_per_rule:
+                break
+    return found
+
+
+_META_OPEN = re.compile(
+    r"^\s*(?:(?:so|ok|okay|hi|hey|hello|quick question|question|honest question)[,:!]?\s+)*"
+    r"(?:what|what's|whats|how|why|when|where|who|which|is|are|was|were|can|could|does|do|did|should|"
+    r"would|explain|describe|define|give me (?:an? )?(?:overview|summary|examples?|history)|"
+    r"tell me (?:about|what|how|why)|i'm (?:studying|researching|writing|curious)|i am (?:studying|researching|writing|curious)|"
+    r"in the context of|for (?:a|my) (?:security|research|class|course|paper|thesis))\b"
+)
+_META_VOCAB = re.compile(
+    r"\b(?:mean|means|meaning|definition|define|attacks?|attacker|technique|vulnerab\w*|exploits?|work|works|"
+    r"working|prevent\w*|defend\w*|defen[cs]es?|detect\w*|mitigat\w*|protect\w*|examples?|real|history|called|term|"
+    r"concept|risks?|security|research\w*|red[- ]team\w*|jailbreak\w*|injections?|guardrails?|"
+    r"classif\w*|dangerous|legal|illegal|ethical|difference|happen\w*|used for|purpose|famous|known|still)\b"
+    r"|\bwhat does\b.{1,120}\bdo\b"
+)
+_FOLLOW_THROUGH = re.compile(
+    r"\b(?:now (?:do|answer|respond|act|say|tell|follow|comply|proceed)|do it|then do|and then (?:do|follow|answer|comply|tell)|"
+    r"follow (?:it|them|these|this)|comply|obey|respond (?:only )?as|from now on|you (?:must|will|shall) now|"
+    r"stay in character|confirm by|answer as|reply as|without (?:any )?(?:restrictions|filters|warnings)|"
+    r"(?:can|could|would|will|won't) you (?:please )?(?:now |just )?(?:ignore|disregard|forget|pretend|act|become|print|"
+    r"repeat|reveal|show|output|enter|enable|switch|turn|stop|drop|bypass|be))\b"
+)
+
+
+def is_meta_question(folded: Folded) -> bool:
+    """A short question or request for explanation *about* attacks, not an attack."""
+    t = folded.text
+    if len(t) > 600:
+        return False
+    if not _META_OPEN.search(t) or not _META_VOCAB.search(t):
+        return False
+    return not _FOLLOW_THROUGH.search(t)
+
+
+def combine(findings: list[Finding], category: str, meta: bool, combined_id: str) -> list[Finding]:
+    """Discount questions about attacks; add one combined finding when several weak signals agree."""
+    mine = [f for f in findings if f.category == category]
+    if not mine:
+        return []
+    if meta:
+        for f in mine:
+            f.score = round(f.score * META_DISCOUNT, 3)
+            f.detail += " (discounted: reads as a question about the topic)"
+    best: dict[str, float] = {}
+    for f in mine:
+        best[f.rule] = max(best.get(f.rule, 0.0), f.score)
+    if len(best) >= 2:
+        rest = 1.0
+        for s in best.values():
+            rest *= 1.0 - s
+        total = round(1.0 - rest, 3)
+        if total > max(best.values()):
+            start = min(f.span[0] for f in mine)
+            end = max(f.span[1] for f in mine)
+            names = ", ".join(sorted(best))
+            mine.append(Finding(combined_id, category, total, (start, end), f"{len(best)} signals together: {names}"))
+    return mine

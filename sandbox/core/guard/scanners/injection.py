@@ -1,0 +1,303 @@
+"""Prompt injection (override the instructions, hijack the role, fake chat delimiters, hidden
+instructions for the model in quoted or commented text) and system-prompt extraction requests."""
+
+from __future__ import annotations
+
+import re
+
+from sandbox.core.guard.model import Finding
+from sandbox.core.guard.scanners.attack import combine, rule, run_rules, words
+from sandbox.core.guard.scanners.context import Context
+
+IGNORE = words(
+    "ignore|ignoring|disregard|disregarding|forget|forgetting|skip|override|overriding|bypass|bypassing|"
+    "discard|abandon|neglect|set aside|put aside|pay no attention to|do not follow|don't follow|dont follow|"
+    "stop following|no longer follow|stop obeying|throw out|throw away|erase|delete|wipe|cancel|never mind|"
+    "nevermind|ditch|scrap|overwrite|supersede|drop|unlearn|reset|clear|omit"
+)
+IGNORE_WORDS = (
+    "ignore ignoring disregard disregarding forget forgetting skip override overriding bypass bypassing discard "
+    "abandon neglect aside attention follow following obeying throw erase delete wipe cancel mind nevermind ditch "
+    "scrap overwrite supersede drop unlearn reset clear omit"
+)
+PRIOR = {
+    "previous", "prior", "preceding", "above", "earlier", "former", "original", "initial", "foregoing", "past",
+    "old", "existing", "system", "default", "preset", "programmed", "built-in", "builtin", "current", "pre-programmed",
+    "developer", "hidden", "standard", "usual", "normal", "preceeding", "previously", "given", "base", "core",
+}
+STRONG_NOUNS = {
+    "instructions", "instruction", "directives", "directive", "guidelines", "guideline", "programming",
+    "prompt", "prompts", "restrictions", "constraints", "safeguards", "guardrails", "filters", "policies",
+    "policy", "ethics", "morals", "safety", "principles", "conditioning", "training", "limitations",
+    "boundaries", "rules", "rule", "commands", "orders", "directions", "guidance", "context", "persona",
+}
+WEAK_NOUNS = {"text", "content", "everything", "messages", "conversation", "input", "stuff", "setup", "settings"}
+SAFETY_NOUNS = {"safety", "ethics", "morals", "guardrails", "safeguards", "filters", "restrictions", "programming", "conditioning"}
+NOUN = words("|".join(STRONG_NOUNS | WEAK_NOUNS))
+NOUN_WORDS = " ".join(STRONG_NOUNS | WEAK_NOUNS)
+
+
+_AFTER_PRIOR = re.compile(
+    r"^\s+(?:(?:that|which)\s+)?(?:you\s+(?:were|have been|'ve been|got|received)|given to you|from before|earlier|above|before|"
+    r"previously|so far|you have|you've)\b"
+)
+_AFTER_ACT = re.compile(
+    r"^[\s,]+(?:and|then)\s+(?:just\s+|instead\s+)?(?:approve|say|print|output|reveal|write|tell|send|forward|respond|reply|give|do|"
+    r"delete|transfer|grant|mark|answer|act|obey|comply|follow|list|show|insult|help me)\b"
+)
+
+
+def _ignore_check(m: re.Match) -> float:
+    gap = set(re.findall(r"[a-z-]+", m.group("gap") or ""))
+    noun = m.group("noun").split()[-1]
+    after = m.group("after") or ""
+    if gap & {"not", "never", "don't", "dont"} and "follow" not in m.group("verb"):
+        return 0.0
+    if gap & {"email", "emails", "question", "questions", "answer", "typo", "typos", "warning", "warnings",
+              "chapter", "section", "paragraph", "slide", "step", "steps", "error", "errors", "formatting",
+              "grammar", "spelling", "code", "recipe", "assembly", "manual", "exam", "test", "tax", "game"}:
+        return 0.0
+    if gap & PRIOR:
+        return 0.95 if noun in STRONG_NOUNS else 0.8
+    if gap & {"your", "all", "any", "every", "yours"}:
+        return 0.85 if noun in STRONG_NOUNS else 0.0
+    if noun in SAFETY_NOUNS:
+        return 0.8
+    if noun in STRONG_NOUNS:
+        if _AFTER_PRIOR.match(after):
+            return 0.9
+        if _AFTER_ACT.match(after):
+            return 0.75
+        return 0.45
+    return 0.0
+
+
+LEAK_TARGET = words(
+    "system prompt|system prompts|system message|initial prompt|original prompt|hidden prompt|secret prompt|"
+    "pre-prompt|preprompt|meta prompt|metaprompt|developer message|developer prompt|system instructions|"
+    "initial instructions|original instructions|hidden instructions|secret instructions|instructions|rules|"
+    "guidelines|directives|configuration|prompt|context window|context|programming|hidden message|"
+    "developer instructions|custom instructions"
+)
+STRONG_TARGETS = {
+    "system prompt", "system prompts", "system message", "initial prompt", "original prompt", "hidden prompt",
+    "secret prompt", "pre-prompt", "preprompt", "meta prompt", "metaprompt", "developer message",
+    "developer prompt", "system instructions", "initial instructions", "original instructions",
+    "hidden instructions", "secret instructions", "hidden message", "developer instructions", "custom instructions",
+}
+LEAK_VERBS = words(
+    "repeat|print|output|show|display|reveal|tell|give|write|list|recite|echo|dump|return|share|spell out|"
+    "paste|copy|reproduce|leak|expose|disclose|summarize|summarise|translate|paraphrase|encode|type out|"
+    "read back|read out|provide|send|describe"
+)
+
+
+def _leak_check(m: re.Match) -> float:
+    target = " ".join(m.group("target").split())
+    gap = set(re.findall(r"[a-z-]+", m.group("gap") or ""))
+    if gap & {"for", "about", "on", "how", "to", "a", "an", "of", "my", "our", "this", "his", "her", "their"} - {"your"}:
+        # "give me the rules of chess", "write a system prompt for", "show me how ..."
+        if not gap & {"your", "hidden", "secret", "system", "initial", "original", "verbatim", "above", "exact"}:
+            return 0.0
+    if target in STRONG_TARGETS:
+        if gap & {"a", "an", "my", "this", "our", "his", "her", "their"} and not gap & {"your", "the"}:
+            return 0.0
+        return 0.9
+    if gap & {"your", "yours", "hidden", "secret", "initial", "original", "verbatim", "exact", "internal", "confidential"}:
+        return 0.85
+    if re.match(r"\s+(?:(?:that|which)\s+)?(?:you\s+(?:were|have been|'ve been|got|received)\s+(?:given|told|provided|instructed)|"
+                r"given to you|that govern you|you (?:follow|operate under|must follow)|(?:from|by) (?:the|your) (?:developer|creator|operator|admin))\b",
+                m.group("after") or ""):
+        return 0.85
+    return 0.0
+
+
+_SYSTEM_VOICE = re.compile(
+    r"\b(?:you|your|assistant|the ai|ai|model|must|ignore|reveal|always|never|instructions?|respond|answer|rules|allowed|"
+    r"unrestricted|override|mode|confidential|secret|password|comply|obey|disregard)\b"
+)
+
+SPECIAL_TOKENS = (
+    r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text|"
+    r"end_of_text|eos|bos|im_sep)\|>|\[/?inst\]|<</?sys>>|<start_of_turn>|<end_of_turn>|</?s>\s*\[inst\]"
+)
+
+RULES = [
+    rule(
+        "injection.ignore_previous", "injection",
+        rf"\b(?P<verb>{IGNORE})\b(?P<gap>(?:[\s,:-]+(?!{NOUN}\b)[\w'-]+){{0,5}}?)[\s,:-]+(?P<noun>{NOUN})\b(?P<after>[\s,]+[\w']+(?:\s+[\w']+){{0,3}})?",
+        0.9, "asks the model to drop its instructions", needs=(IGNORE_WORDS, NOUN_WORDS), check=_ignore_check,
+    ),
+    rule(
+        "injection.ignore_everything", "injection",
+        rf"\b{IGNORE}\s+(?:(?:all|of|the|that)\s+)*(?:everything|anything|all|what)(?:\s+(?:that|which|i|you|we|it|has|"
+        r"have|had|was|were|been|is|are|said|told|written|stated|mentioned|given|wrote|were given|instructed))*\s+"
+        r"(?:above|before|previously|earlier|prior|so far|until now|up to now|up until now|thus far|in your prompt)\b",
+        0.9, "asks the model to drop everything before", needs=(IGNORE_WORDS,),
+    ),
+    rule(
+        "injection.ignore_above", "injection",
+        rf"\b{IGNORE}\s+(?:all\s+)?(?:of\s+)?(?:the\s+|that\s+)?(?:above|previous|preceding|prior)\s*(?=[.,;:!\n]|and\b|$)",
+        0.6, "asks the model to drop what came before", needs=(IGNORE_WORDS, "above previous preceding prior"),
+    ),
+    rule(
+        "injection.instructions_void", "injection",
+        r"\b(?:previous|prior|above|earlier|original|initial|old|all|your|system|safety)\s+(?:\w+\s+)?"
+        r"(?:instructions|rules|guidelines|prompts?|directives|programming|restrictions|constraints|filters)\s+"
+        r"(?:(?:above|below|here|in this chat|you were given|you received)\s+)?(?:are|is|have been|were|has been|no longer|don't|do not|now)\s+(?:now\s+|hereby\s+|officially\s+|been\s+)?"
+        r"(?:void|null|cancel+ed|revoked|obsolete|invalid|ignored|overridden|lifted|removed|disabled|suspended|"
+        r"deactivated|replaced|irrelevant|apply|valid|in effect|no longer|off|gone)\b",
+        0.85, "declares the model's instructions void", needs=("instructions rules guidelines prompt prompts directives programming restrictions constraints filters",),
+    ),
+    rule(
+        "injection.new_instructions", "injection",
+        r"\b(?:new|updated|revised|real|actual|true|secret|override|admin|priority|urgent|additional)\s+"
+        r"(?:system\s+)?(?:instructions?|directives?|orders|rules|system prompt|prompt)\s*(?::|are\b|follow\b|from\b|\()",
+        0.6, "announces replacement instructions", needs=("instructions instruction directive directives orders rules prompt",),
+    ),
+    rule(
+        "injection.new_task", "injection",
+        r"\byour\s+(?:new|real|true|only|actual|updated|next)\s+(?:task|job|goal|purpose|instructions?|role|objective|mission|directive)\s+"
+        r"(?:is|are|will be|now|:)",
+        0.75, "assigns the model a replacement task", needs=("your",),
+    ),
+    rule(
+        "injection.role_now", "injection",
+        r"\byou\s+are\s+(?:now|no longer|not anymore|henceforth|from now on|hereby)\b(?!\s+(?:connected|logged|ready|subscribed|registered|signed|able to see|viewing|leaving|entering the))",
+        0.65, "tries to replace the model's role", needs=("you",),
+    ),
+    rule(
+        "injection.from_now_on", "injection",
+        r"\bfrom\s+(?:now|this point|here|this moment)\s+on(?:wards?)?,?\s+(?:you|your|u)\b(?:\s+\w+){0,3}?\s+"
+        r"(?:are|will|must|shall|should|act|respond|answer|reply|behave|be|only|role|name|identity|have|can|don't|do not|won't)\b",
+        0.6, "sets a new standing rule for the model", needs=("now this here moment", "on onwards onward"),
+    ),
+    rule(
+        "injection.can_ignore", "injection",
+        r"\byou\s+(?:can|may|are allowed to|have permission to|are free to|should|must)\s+(?:totally\s+|just\s+|now\s+|safely\s+|simply\s+)?"
+        r"(?:ignore|disregard|forget|skip|bypass)\s+(?:all\s+|the\s+|your\s+|any\s+)?(?:\w+\s+)?(?:safety|rules|guidelines|ethics|filters|restrictions|policies|policy|instructions|guardrails|morals)",
+        0.8, "tells the model it may drop its rules", needs=("you", IGNORE_WORDS),
+    ),
+    rule("injection.special_tokens", "injection", SPECIAL_TOKENS, 0.85, "contains chat-template control tokens",
+         needs=(), views=("text",)),
+    rule("injection.system_tag", "injection", r"</?\s*(?:system|sys|system_prompt|developer)\s*>", 0.8,
+         "contains a fake system tag", needs=("system sys developer",), views=("text",)),
+    rule("injection.role_tag", "injection", r"</?\s*(?:user|assistant|human|ai)\s*>", 0.35,
+         "contains a chat-role tag", needs=("user assistant human ai",), views=("text",)),
+    rule("injection.system_line", "injection",
+         r"(?m)^[ \t>*#\[(]*(?:system|sys|developer|admin|root|system message|system prompt)\s*[\]):]\s*(?P<rest>\S[^\n]{0,300})", 0.65,
+         "a line posing as a system message", needs=("system sys developer admin root",), views=("text",),
+         check=lambda m: 0.7 if _SYSTEM_VOICE.search(m.group("rest")) else 0.25),
+    rule("injection.instruction_header", "injection",
+         r"(?m)^[ \t]*#{2,}\s*(?:system|instruction|instructions|new instructions|developer|admin|new task|response)\b", 0.6,
+         "a '### Instruction' style header", needs=("system instruction instructions developer admin task response",), views=("text",)),
+    rule("injection.role_line", "injection", r"(?m)^[ \t]*(?:assistant|ai|bot|chatgpt|human|user)\s*:", 0.3,
+         "a line posing as a chat turn", needs=("assistant ai bot chatgpt human user",), views=("text",)),
+    rule("injection.pwned", "injection",
+         r"\b(?:i\s+have\s+been|i've\s+been|you\s+have\s+been|been)\s+pwned\b|\bpwned\b", 0.75,
+         "the classic injection payload", needs=("pwned",)),
+    rule("injection.sql_payload", "injection",
+         r"['\"]\s*;\s*(?:drop|delete|truncate|alter|insert|update|exec)\s+(?:table|database|from|into|\w+)|"
+         r";\s*drop\s+table\b|\bunion\s+(?:all\s+)?select\b|\bor\s+'1'\s*=\s*'1|\bor\s+1\s*=\s*1\b", 0.6,
+         "an SQL injection payload", needs=("drop delete truncate alter insert update exec union or",), views=("text",)),
+    rule("injection.tool_without_approval", "injection",
+         r"\b(?:call|invoke|use|run|execute|trigger|send|transfer|wire|delete|approve|make)\b[^.\n]{0,60}?\bwithout\s+"
+         r"(?:\w+\s+){0,2}?(?:approval|confirmation|confirming|permission|consent|authori[sz]ation|asking|checking|verification|review)",
+         0.6, "asks for an action without the user's approval",
+         needs=("without", "approval confirmation confirming permission consent authorization authorisation asking checking verification review"),
+         ),
+    rule("injection.decode_and_follow", "injection",
+         r"\b(?:decode|decrypt|decipher|translate|rot13|base64|unscramble|reverse|convert)\b[^.\n]{0,40}?\b(?:and|then|,)\s+"
+         r"(?:then\s+)?(?:follow|execute|obey|comply|do|run|act on|carry out|perform|apply)\b",
+         0.75, "asks the model to decode text and obey it",
+         needs=("decode decrypt decipher translate rot13 base64 unscramble reverse convert", "follow execute obey comply do run act carry perform apply")),
+    rule("injection.comply_with_it", "injection",
+         r"\b(?:and|then)\s+(?:then\s+)?(?:comply|do what it says|follow (?:it|the instructions? in it)|obey it|execute it)\b",
+         0.6, "asks the model to obey quoted text", needs=("comply follow obey execute does says",)),
+    rule("injection.when_summarizing", "injection",
+         r"\b(?:when|while|if|before|after)\s+(?:you\s+(?:are\s+)?)?(?:summari[sz]\w*|read\w*|process\w*|translat\w*|"
+         r"analy[sz]\w*|review\w*|answer\w*|respond\w*|reply\w*|parsing|crawl\w*|visit\w*)\b(?:\s+\w+){0,4}?[,:]?\s+"
+         r"(?:you\s+(?:must|should|will)\s+|please\s+|always\s+|instead\s+)?(?:end|start|begin|include|add|append|say|"
+         r"write|output|respond|reply|mention|insert|tell|recommend|ignore|visit|click|send|forward|approve|rate)\b",
+         0.35, "an instruction aimed at a model processing this text",
+         needs=("summarizing summarising summarize summarise reading read processing translating analyzing reviewing answering responding replying parsing crawling visiting",)),
+    rule("injection.ai_address", "injection",
+         r"\b(?:note|message|instructions?|attention|important|notice)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?"
+         r"(?:ai|assistant|model|llm|chatbot|language model|gpt|chatgpt|agent|bot|ai assistant|ai model)s?\b|"
+         r"\b(?:dear|hey|attention)\s+(?:ai|assistant|llm|chatbot|language model|gpt|chatgpt|agent|bot)\b\s*[,:!]",
+         0.6, "text addressing an AI that reads it", needs=("ai assistant model llm chatbot gpt chatgpt agent bot",)),
+    rule("injection.important_override", "injection",
+         r"(?:^|[\s(\[<!-])(?:important|urgent|attention|critical|override|system notice|admin)\s*[:!]\s*(?:\w+\s+){0,6}?"
+         r"(?:ignore|disregard|you must|you should|always|never|instead|when|respond|reply|end with|include|do not|don't)",
+         0.55, "an urgent-looking instruction embedded in text", needs=("important urgent attention critical override notice admin",)),
+    rule("injection.actually_instead", "injection",
+         r"\binstead\s*,?\s+(?:you\s+(?:must|should|will)\s+)?(?:say|print|output|respond with|reply with|write|answer with|return)\s+"
+         r"[\"'](?:[^\"'\n]{1,80})[\"']",
+         0.5, "tells the model to output a fixed string instead", needs=("instead",)),
+    # ---- system prompt extraction ----
+    rule("prompt_leak.reveal_prompt", "prompt_leak",
+         rf"\b{LEAK_VERBS}\b(?P<gap>(?:\s+(?!{LEAK_TARGET}\b)[\w'-]+){{0,5}}?)\s+(?P<target>{LEAK_TARGET})\b"
+         r"(?P<after>\s+[\w']+(?:\s+[\w']+){0,4})?",
+         0.9, "asks for the model's hidden instructions", check=_leak_check,
+         needs=("repeat print output show display reveal tell give write list recite echo dump return share spell paste "
+                "copy reproduce leak expose disclose summarize summarise translate paraphrase encode type read provide send describe",
+                "prompt prompts message instructions rules guidelines directives configuration context programming preprompt metaprompt")),
+    rule("prompt_leak.repeat_above", "prompt_leak",
+         r"\b(?:repeat|print|output|copy|reproduce|recite|echo|show|write|return|paste|display|tell me|give me)\b"
+         r"(?:\s+(?:back|out|me|us|verbatim|exactly|word for word|all|of|the|everything|every|single|all of))*\s+"
+         r"(?:text|words|content|everything|message|messages|lines|stuff|instructions|prompt|sentences|tokens|conversation)?\s*"
+         r"(?:that\s+(?:is|was|were|came|appears?)\s+)?(?:above|before this|preceding|prior to this|at the (?:start|beginning|top)|"
+         r"before (?:my|this|our) (?:message|question|conversation)|you were given|you were told|you received)\b",
+         0.85, "asks the model to repeat the text before the conversation",
+         needs=("repeat print output copy reproduce recite echo show write return paste display tell give",
+                "above before preceding prior start beginning top given told received")),
+    rule("prompt_leak.what_is_your_prompt", "prompt_leak",
+         r"\bwhat(?:'s|s| is| are| were| was)\s+(?:in\s+)?(?:your|ur)\s+(?:\w+\s+){0,2}?(?:system prompt|system message|prompt|"
+         r"instructions|rules|guidelines|directives|initial prompt|hidden prompt|programming|configuration|pre-prompt|context)\b",
+         0.85, "asks what the model's instructions are", needs=("your ur",)),
+    rule("prompt_leak.what_were_you_told", "prompt_leak",
+         r"\bwhat\s+(?:were|was|have|did)\s+you\s+(?:\w+\s+)?(?:told|instructed|given|asked|programmed|prompted|configured|been told)\b",
+         0.7, "asks what the model was told", needs=("told instructed given asked programmed prompted configured",)),
+    rule("prompt_leak.starting_with", "prompt_leak",
+         r"\b(?:starting|beginning|start|begin)\s+(?:with|from)\s+(?:the\s+(?:phrase|words?|line|sentence)\s+)?[\"']?you are\b",
+         0.75, "asks for the prompt from its first words", needs=("starting beginning start begin", "you")),
+    rule("prompt_leak.credentials_from_context", "prompt_leak",
+         r"\b(?:api[ _-]?keys?|passwords?|secrets?|credentials|tokens?|keys?)\b[^.\n]{0,40}?\b(?:from|in|inside|stored in|within)\s+"
+         r"(?:your|the)\s+(?:context(?: window)?|prompt|system prompt|system message|memory|instructions|configuration|environment|config)\b",
+         0.85, "asks for secrets from the model's context", needs=("key keys password passwords secret secrets credentials token tokens", "context prompt memory instructions configuration environment config")),
+]
+
+
+def _html_comments(ctx: Context) -> list[Finding]:
+    """Instructions hidden in HTML comments (an indirect-injection favourite)."""
+    text, low = ctx.text, ctx.folded.text
+    if "<!--" not in text:
+        return []
+    out = []
+    pos = 0
+    while len(out) < 8:
+        a = text.find("<!--", pos)
+        if a < 0:
+            break
+        b = text.find("-->", a + 4)
+        end = len(text) if b < 0 else b + 3
+        body = text[a:end].lower()
+        if re.search(r"\b(?:ai|assistant|model|llm|summar\w*|ignore|instructions?|important|you must|always|end with|"
+                     r"respond|reply|say|output|visit|click|recommend)\b", body):
+            out.append(Finding("injection.hidden_comment", "injection", 0.8, (a, end),
+                               "instructions hidden in an HTML comment"))
+        pos = end
+    del low
+    return out
+
+
+def scan(ctx: Context) -> list[Finding]:
+    found = run_rules(RULES, ctx.folded)
+    # "ignore the above" inside "ignore the above instructions" is the same signal, counted once.
+    strong = [f.span for f in found if f.rule in ("injection.ignore_previous", "injection.ignore_everything")]
+    found = [f for f in found if not (f.rule == "injection.ignore_above" and any(a <= f.span[0] < b for a, b in strong))]
+    found += _html_comments(ctx)
+    meta = ctx.meta
+    return combine(found, "injection", meta, "injection.combined") + combine(
+        found, "prompt_leak", meta, "prompt_leak.combined"
+    )

@@ -1,0 +1,186 @@
+"""Jailbreak personas and framings: the DAN family, developer mode, "no restrictions" personas,
+stay-in-character pressure, AIM / evil confidant, grandma and hypothetical-story wrappers."""
+
+from __future__ import annotations
+
+import re
+
+from sandbox.core.guard.model import Finding
+from sandbox.core.guard.scanners.attack import combine, rule, run_rules
+from sandbox.core.guard.scanners.context import Context
+
+J = "jailbreak"
+RESTRICTION = (
+    r"(?:restrictions?|filters?|filtering|limits|limitations|rules|boundaries|censorship|guidelines|ethics|morals|"
+    r"moral compass|principles|safeguards|guardrails|content polic(?:y|ies)|ethical (?:guidelines|constraints|considerations)|"
+    r"moral (?:guidelines|constraints)|safety (?:guidelines|measures|protocols|filters|restrictions)|constraints|inhibitions|"
+    r"conscience|boundaries|refusals?)"
+)
+RESTRICTION_WORDS = (
+    "restriction restrictions filter filters filtering limits limitations rules boundaries censorship guidelines ethics morals "
+    "moral principles safeguards guardrails policy policies ethical safety constraints inhibitions conscience refusal refusals"
+)
+AI = r"(?:you|u|ai|assistant|chatbot|model|it|he|she|they|character|persona|bot|chatgpt|gpt|llm|version)"
+PERSONAS = (
+    r"\b(?:betterdan|better dan|dan mode|dan \d+(?:\.\d+)?|stan|dude|mongo tom|ucar|antigpt|anti-gpt|basedgpt|based gpt|"
+    r"kevin|maximum|nraf|sda|superior do anything|oppo|devmode|omega|apophis|alphabreak|balakula|evil-?bot|evilbot|"
+    r"chaosgpt|wormgpt|freedomgpt|jailbreakgpt|developer mode|god mode|godmode|dev mode|unrestricted mode|sudo mode|"
+    r"jailbreak mode|jailbroken mode|evil mode|opposite mode|hacker mode|admin mode|debug mode|root mode|unfiltered mode|"
+    r"uncensored mode|chaos mode|dark mode gpt|niccolo|machiavelli|aim)\b"
+)
+DEVICE_WORDS = {
+    "android", "iphone", "ios", "chrome", "windows", "phone", "settings", "device", "browser", "xbox", "steam",
+    "firefox", "edge", "samsung", "pixel", "mac", "macos", "minecraft", "roblox", "tablet", "tv", "router",
+    "app", "vscode", "laptop", "developer options", "build number", "extension", "extensions", "bios", "excel",
+    "office", "game", "switch", "console", "ps5", "ps4", "kindle", "watch", "car", "tesla",
+}
+
+
+CAPS_PERSONA = re.compile(
+    r"(?P<intro>\b(?:as|be|am|are|called|named|become|stay|play|act as|now|you're|I'm)\s+(?:a\s+|an\s+|the\s+)?)?"
+    r"\b(?P<name>DAN|STAN|DUDE|AIM|KEVIN|UCAR|NRAF|SDA|BetterDAN|APOPHIS|BISH|JAILBREAK)\b"
+    r"(?:(?P<tag>\s*:|\]|\s+Mode\b|\s+\d+(?:\.\d+)?)|(?=[^.\n]{0,80}?\b(?:can|will|has|is|does|doesn't|never|must|should|"
+    r"stands|answers?|respond|responses?|mode)\b))"
+)
+CAPS_WORDS = frozenset("dan stan dude aim kevin ucar nraf sda betterdan apophis bish jailbreak".split())
+
+RULES = [
+    # ---- DAN family ----
+    rule("jailbreak.dan", J, r"\bdo\s+anything\s+now\b|\bsuperior\s+do\s+anything\b|\bdo\s+anything\s+and\s+everything\b",
+         1.0, "the DAN ('Do Anything Now') jailbreak", needs=("anything",)),
+    rule("jailbreak.dan_persona", J,
+         r"\b(?:as|be|am|you're|you are|called|named|become|stay|remain|play|act as|activate|enable|enter|"
+         r"i'm|i am)\s+(?:now\s+|going to be\s+)?(?:a\s+|the\s+)?(?:dan|betterdan|ucar|nraf)\b(?!['’]s\b)"
+         r"|\[(?:dan|betterdan|stan|dude|aim|jailbreak|🔓jailbreak|🔓 jailbreak|developer mode output|classic|🔒classic|🔒 classic)\]"
+         r"|(?m:^\s*(?:dan|betterdan)\s*:)|\bdan\s+(?:mode|\d+(?:\.\d+)?|prompt|jailbreak)\b|\bbetter\s*dan\b|\bstay\s+(?:a\s+)?dan\b",
+         0.95, "a DAN-family persona", needs=("dan betterdan ucar nraf jailbreak classic better",)),
+    rule("jailbreak.persona_names", J,
+         r"\b(?:betterdan|better dan|mongo tom|antigpt|anti-gpt|basedgpt|evil confidant|evilbot|evil-bot|chaosgpt|wormgpt|"
+         r"jailbreakgpt|freedomgpt|ucar|apophis|alphabreak|balakula|always intelligent and machiavellian|strive to avoid norms)\b",
+         0.95, "a known jailbreak persona",
+         needs=("betterdan better mongo antigpt anti basedgpt evil evilbot chaosgpt wormgpt jailbreakgpt freedomgpt ucar apophis "
+                "alphabreak balakula machiavellian strive",)),
+    rule("jailbreak.classic_jailbreak_tags", J, r"🔒\s*classic|🔓\s*jailbreak|\(🔓developer mode output\)|\(🔒normal output\)",
+         0.95, "the dual-answer tags of DAN prompts", views=("text",)),
+    rule("jailbreak.token_system", J,
+         r"\b(?:you\s+(?:have|start with|will have)\s+\d+\s+tokens|\d+\s+tokens\s+will\s+be\s+deducted|lose\s+\d+\s+tokens|"
+         r"tokens? (?:will be|are) (?:deducted|taken away)|run out of tokens)\b",
+         0.8, "the DAN 'token' pressure system", needs=("tokens token",)),
+    rule("jailbreak.broken_free", J,
+         r"\b(?:broken free|break free|freed)\s+(?:of|from)\s+(?:the\s+)?(?:typical\s+)?(?:confines|restrictions|limitations|rules|shackles|chains)\b|"
+         r"\bconfines of (?:ai|artificial intelligence)\b",
+         0.9, "'broken free of the typical confines of AI'", needs=("free freed confines",)),
+    # ---- modes ----
+    rule("jailbreak.mode", J,
+         r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|evil|opposite|hacker|sudo|root|unfiltered|uncensored|chaos|dan)\s+mode\s+"
+         r"(?:enabled|activated|on|output|response|is enabled|has been enabled|engaged)\b|"
+         r"\b(?:enable|activate|enter|simulate|switch (?:to|into)|turn on|act as|with|in|engage)\s+(?:\w+\s+){0,3}?"
+         r"(?:developer|dev|god|jailbreak|jailbroken|unrestricted|evil|opposite|hacker|sudo|unfiltered|uncensored|chaos|dan)\s+mode\b",
+         0.85, "a 'developer mode' style switch", needs=("mode",)),
+    # ---- no-restrictions personas ----
+    rule("jailbreak.no_restrictions", J,
+         rf"\b{AI}\b(?:\s+[\w']+){{0,6}}?\s+(?:has|have|with|having|there are|are under|is under|operates? with|without)\s+no\s+(?:\w+\s+){{0,2}}?{RESTRICTION}\b",
+         0.75, "describes an assistant without restrictions", needs=("no", RESTRICTION_WORDS)),
+    rule("jailbreak.without_restrictions", J,
+         rf"\b(?:without|free (?:of|from)|free of any|devoid of|lacking|unbound by|removed? (?:all|your|the)|no more)\s+"
+         rf"(?:any\s+|all\s+|the\s+|your\s+)?(?:\w+\s+)?{RESTRICTION}\b",
+         0.45, "asks for an answer free of restrictions", needs=(RESTRICTION_WORDS,)),
+    rule("jailbreak.not_bound", J,
+         rf"\b(?:not|never|no longer)\s+(?:be\s+)?(?:bound|restricted|limited|constrained|held back|governed|restrained|censored|filtered)\s+by\s+"
+         r"(?:any\s+|the\s+|your\s+|its\s+|openai'?s?\s+|anthropic'?s?\s+)?(?:\w+\s+){0,2}?(?:rules|polic(?:y|ies)|guidelines|ethics|morals|"
+         r"restrictions|filters|limitations|laws|openai|anthropic|programming|training|principles)\b",
+         0.8, "claims the assistant is not bound by its rules", needs=("bound restricted limited constrained held governed restrained censored filtered",)),
+    rule("jailbreak.dont_abide", J,
+         r"\b(?:doesn't|does not|don't|do not|never|won't|will not|cannot|can't|no need to|not have to|don't have to|doesn't have to|not required to)\s+"
+         r"(?:have to\s+|need to\s+|ever\s+)?(?:abide|follow|adhere|comply|obey|care about|worry about|stick to|respect|honor|consider)\s+"
+         r"(?:by\s+|to\s+|with\s+)?(?:any\s+|the\s+|your\s+|its\s+|openai'?s?\s+|ethical\s+|moral\s+)?(?:\w+\s+){0,2}?"
+         r"(?:rules|polic(?:y|ies)|guidelines|ethics|morals|morality|restrictions|content policy|openai|laws|legality|principles|safety)\b",
+         0.75, "says the assistant need not follow its rules", needs=("abide follow adhere comply obey care worry stick respect honor consider",)),
+    rule("jailbreak.never_refuse", J,
+         r"\b(?:you|he|she|it|they|dan|ai|character|persona)\s+(?:will|must|shall|can|should|would|cannot|can't|may)\s+(?:never|not|no longer)\s+"
+         r"(?:ever\s+)?(?:refuse|decline|say no|deny|reject|apologi[sz]e|warn|say (?:that )?(?:it|you|he|she) (?:can't|cannot))\b|"
+         r"\bnever\s+(?:refuses?|declines?|says? no|denies)\b|\b(?:always|must)\s+(?:answer|comply|respond)\b[^.\n]{0,40}\bno matter\b",
+         0.75, "forbids the assistant to refuse", needs=("refuse refuses decline declines no deny denies reject apologize apologise warn cannot matter",)),
+    rule("jailbreak.no_disclaimers", J,
+         r"\b(?:don't|do not|never|without|no)\s+(?:\w+\s+)?(?:add(?:ing)?|includ(?:e|ing)|giv(?:e|ing)|us(?:e|ing)|provid(?:e|ing))?\s*"
+         r"(?:any\s+)?(?:warnings?|disclaimers?|moral(?:izing|ising)?|lectures?|caveats?|ethical (?:notes|reminders)|apologies)\b",
+         0.35, "asks to drop warnings and disclaimers", needs=("warning warnings disclaimer disclaimers moralizing moralising lecture lectures caveats apologies",)),
+    rule("jailbreak.unfiltered_persona", J,
+         r"\b(?:unfiltered|uncensored|unrestricted|unlimited|amoral|unethical|immoral|unhinged|jailbroken|lawless|rogue|evil|"
+         r"dark|malicious|no-limits|limitless)\s+(?:and\s+\w+\s+)?(?:ai|assistant|chatbot|model|version|mode|persona|character|"
+         r"language model|bot|twin|alter ego|counterpart|entity|gpt|chatgpt|responses?|answers?)\b",
+         0.75, "asks for an unfiltered persona", needs=("unfiltered uncensored unrestricted unlimited amoral unethical immoral unhinged jailbroken lawless rogue evil dark malicious limitless",)),
+    rule("jailbreak.policy_mention", J, r"\b(?:openai|anthropic|meta|google)(?:'s|s)?\s+(?:content\s+|usage\s+|safety\s+)?polic(?:y|ies)\b",
+         0.4, "talks about the provider's content policy", needs=("policy policies",)),
+    rule("jailbreak.regardless", J,
+         r"\b(?:regardless|irrespective)\s+of\s+(?:how\s+|whether\s+(?:it'?s?\s+|it is\s+)?)?(?:\w+\s+)?(?:ethical|unethical|moral|immoral|"
+         r"legal|illegal|dangerous|harmful|offensive|inappropriate|explicit|appropriate|safe|unsafe)\b",
+         0.6, "asks for answers regardless of ethics or law", needs=("regardless irrespective",)),
+    rule("jailbreak.two_responses", J,
+         r"\b(?:two|2|both|dual)\s+(?:different\s+|separate\s+)?(?:responses|answers|replies|outputs|paragraphs|ways)\b[^\n]{0,160}?"
+         r"\b(?:normal|classic|jailbreak|jailbroken|filtered|unfiltered|censored|uncensored|developer|dan|evil|opposite)\b",
+         0.75, "asks for a filtered and an unfiltered answer", needs=("two both dual responses answers replies outputs paragraphs ways",)),
+    rule("jailbreak.stay_in_character", J,
+         r"\b(?:stay|remain|keep|staying)\s+in\s+(?:character|role|persona)\b|\b(?:break(?:ing)?|broke|broken)\s+(?:of\s+)?character\b|"
+         r"\bdon'?t\s+break\s+character\b|\bcharacter\s+break\b|\b(?:answer|respond|reply|speak)\s+in\s+character\b",
+         0.45, "pressure to stay in a role", needs=("character role persona",)),
+    rule("jailbreak.persona_switch", J,
+         r"\b(?:pretend|imagine|act|behave|roleplay|role-play|role play|play the role|simulate|emulate|impersonate)\b(?:\s+[\w']+){0,5}?\s+"
+         r"(?:you(?:'re| are| were| have| had)?|to be|as if you|as an?|like an?|being)\b[^.\n]{0,80}?\b(?:no|without|free of|freed from|not bound|"
+         r"unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|immoral|never refuses?|any question|anything)\b",
+         0.7, "role-play as an unrestricted assistant", needs=("pretend imagine act behave roleplay role play simulate emulate impersonate",)),
+    rule("jailbreak.act_as", J, r"\b(?:act|acting|pretend|roleplay|role-play)\s+(?:as|like|to be)\b", 0.15,
+         "role-play framing", needs=("act acting pretend roleplay role",)),
+    rule("jailbreak.jailbreak_word", J, r"\b(?:jailbroken|jailbreak(?:ed|ing)?)\b", 0.35, "uses the word jailbreak",
+         needs=("jailbroken jailbreak jailbreaked jailbreaking",)),
+    rule("jailbreak.aim", J,
+         r"\bniccolo\b[^\n]{0,200}\b(?:aim|machiavelli|amoral|unfiltered)\b|\baim\b[^\n]{0,120}\b(?:machiavellian|amoral|unfiltered)\b",
+         0.95, "the AIM (Machiavelli) jailbreak", needs=("niccolo aim",)),
+    rule("jailbreak.evil_confidant", J, r"\bevil\s+(?:trusted\s+)?confidant\b|\b(?:evil|malicious|villain(?:ous)?)\s+(?:twin|alter ego|advisor|assistant)\b",
+         0.9, "the evil-confidant persona", needs=("evil malicious villain villainous",)),
+    rule("jailbreak.grandma", J,
+         r"\b(?:grandma|grandmother|granny|nana|grandpa|grandfather|grandad|granddad)\b[^\n]{0,200}?\b(?:used to|would|always)\s+"
+         r"(?:\w+\s+){0,3}?(?:tell|read|sing|explain|recite|describe|say|whisper|give)\b|"
+         r"\b(?:deceased|late|dead|departed)\s+(?:grandma|grandmother|granny|nana|grandpa|grandfather)\b",
+         0.35, "the 'grandma' exploit framing", needs=("grandma grandmother granny nana grandpa grandfather grandad granddad",)),
+    rule("jailbreak.grandma_roleplay", J,
+         r"\b(?:act|acting|pretend|roleplay|role-play|play|be|speak|talk)\s+(?:as|to be|like|the role of)\s+my\s+(?:\w+\s+)?"
+         r"(?:grandma|grandmother|granny|nana|grandpa|grandfather)\b",
+         0.7, "role-play as a grandparent (the 'grandma' exploit)", needs=("grandma grandmother granny nana grandpa grandfather",)),
+    rule("jailbreak.hypothetical", J,
+         r"\b(?:hypothetical(?:ly)?|fictional|fiction|story|novel|screenplay|script|movie|film|role-?play|imagine|in a world where|"
+         r"alternate universe|thought experiment|for a (?:book|novel|story|game)|once upon a time|character)\b[^\n]{0,160}?"
+         r"\b(?:explains?|explaining|describes?|describing|details?|detailing|teaches|teaching|shows?|showing|reveals?|walks? through|"
+         r"gives?|lists?|tells?|provides?)\b[^\n]{0,60}?\b(?:how to|how (?:he|she|they|you|one|i) (?:would|could|can|might)|"
+         r"step[- ]by[- ]step|the steps|the recipe|the process|instructions|exact (?:method|steps|procedure))\b",
+         0.4, "a fictional or hypothetical frame around 'how to'", needs=("hypothetical hypothetically fictional fiction story novel screenplay script movie film roleplay imagine world universe experiment book game once character",)),
+    rule("jailbreak.opposite_day", J, r"\bopposite\s+day\b|\b(?:say|do|answer)\s+the\s+opposite\s+of\s+what\s+(?:you|your)\s+(?:rules|guidelines|would)",
+         0.5, "an 'opposite day' inversion", needs=("opposite",)),
+    rule("jailbreak.sudo", J, r"(?:^|\s)(?:sudo|/jailbreak|/dan|/developer|/unfiltered|/unlock|/god)\b[^\n]{0,30}", 0.35,
+         "a fake privileged command", needs=("sudo jailbreak dan developer unfiltered unlock god",), views=("text",)),
+]
+
+
+def scan(ctx: Context) -> list[Finding]:
+    found = run_rules(RULES, ctx.folded)
+    # Case-sensitive persona names (DAN, not the name Dan; DUDE, not "dude").
+    if CAPS_WORDS & ctx.folded.words:
+        for m in CAPS_PERSONA.finditer(ctx.text):
+            strong = m.group("intro") or m.group("tag")
+            found.append(Finding("jailbreak.persona_caps", J, 0.95 if strong else 0.6, m.span(),
+                                 f"the {m.group('name')} jailbreak persona"))
+            break
+    # "How do I enable developer mode on my Android phone?" is about a device, not the model.
+    if DEVICE_WORDS & ctx.folded.words:
+        for f in found:
+            if f.rule == "jailbreak.mode" and "developer" in ctx.text[f.span[0]:f.span[1]].lower():
+                f.score = 0.3
+                f.detail += " (device context)"
+    # A fiction frame around a request that names a weapon, a drug or malware is a jailbreak.
+    if ctx.harm_objects:
+        for f in found:
+            if f.rule in ("jailbreak.hypothetical", "jailbreak.grandma", "jailbreak.grandma_roleplay",
+                          "jailbreak.persona_switch", "jailbreak.act_as"):
+                f.score = max(f.score, 0.85)
+                f.detail += ", around a dangerous subject"
+    return combine(found, J, ctx.meta, "jailbreak.combined")

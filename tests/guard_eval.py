@@ -1,0 +1,134 @@
+"""Measure the guard on the development set in tests/data/guard/ and on jailbreak-corpus-mini.
+
+    PYTHONPATH=. python tests/guard_eval.py        # prints recall per category, FP rate, timings
+
+The quality test (tests/test_guard_quality.py) asserts on the same numbers."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data" / "guard"
+ATTACK = {"injection", "jailbreak", "prompt_leak", "harm"}
+
+
+def load(name: str) -> list[dict]:
+    with open(DATA / name, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def hit(res, expected: str) -> bool:
+    """The expected category acted (for attacks: any attack category blocked counts as flagged)."""
+    return any(f.category == expected and f.action != "allow" for f in res.findings)
+
+
+def evaluate(policy=None) -> dict:
+    from sandbox.core.guard import load_policy
+
+    policy = policy or load_policy()
+    rows = load("attacks.jsonl") + load("benign.jsonl") + load("pii.jsonl")
+    per_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # category -> [hits, total]
+    flagged = [0, 0]
+    dan = [0, 0]
+    fp: list[dict] = []
+    benign_n = 0
+    misses: list[dict] = []
+    for row in rows:
+        res = policy.scan(row["text"], stage=row.get("stage", "input"))
+        exp = row["expected"]
+        if exp == "benign":
+            benign_n += 1
+            if res.verdict != "allow":
+                fp.append({"id": row["id"], "verdict": res.verdict, "rules": [f.rule for f in res.acted()]})
+            continue
+        ok = hit(res, exp)
+        per_cat[exp][0] += ok
+        per_cat[exp][1] += 1
+        if exp in ATTACK:
+            blocked = res.verdict == "block"
+            flagged[0] += blocked
+            flagged[1] += 1
+            if row.get("family") == "dan":
+                dan[0] += blocked
+                dan[1] += 1
+        if not ok:
+            misses.append({"id": row["id"], "expected": exp, "verdict": res.verdict,
+                           "rules": [(f.rule, f.score) for f in res.findings]})
+    return {
+        "recall": {c: round(h / n, 3) for c, (h, n) in sorted(per_cat.items())},
+        "counts": {c: [h, n] for c, (h, n) in sorted(per_cat.items())},
+        "attack_flagged": round(flagged[0] / flagged[1], 3),
+        "dan_flagged": round(dan[0] / dan[1], 3) if dan[1] else None,
+        "benign_n": benign_n,
+        "fp_rate": round(len(fp) / benign_n, 4),
+        "false_positives": fp,
+        "misses": misses,
+        "corpus_mini": corpus_mini(policy),
+    }
+
+
+def corpus_mini(policy) -> dict:
+    """Recall on the jailbreak-corpus-mini-py fixtures (flagged = blocked by an attack category)."""
+    try:
+        from jailbreak_corpus_mini import load_corpus
+    except ImportError:
+        return {"available": False}
+    fixtures = list(load_corpus())
+    missed = [fx.id for fx in fixtures if policy.scan(fx.prompt).verdict != "block"]
+    return {"available": True, "n": len(fixtures), "recall": round(1 - len(missed) / len(fixtures), 3), "missed": missed}
+
+
+def bench_text(chars: int = 8000) -> str:
+    """An ordinary-looking ~2,000-token text with a few things for the scanners to find."""
+    para = ("The quarterly report shows revenue grew in every region, driven by new customers in Europe and Asia. "
+            "Our support team answered most tickets within a day, and the product roadmap focuses on reliability. "
+            "Please send questions to finance@example.com or call +44 20 7946 0958 before Friday. ")
+    text = ""
+    while len(text) < chars:
+        text += para
+    return text[:chars]
+
+
+def timing(policy=None, runs: int = 200) -> dict:
+    from sandbox.core.guard import load_policy
+
+    policy = policy or load_policy()
+    out = {}
+    for name, text in (("report_8k", bench_text()), ("attack_8k", (load("attacks.jsonl")[9]["text"] + " ") * 100)):
+        text = text[:8000]
+        for stage in ("input", "output"):
+            policy.scan(text, stage=stage)  # warm up (regex compilation)
+            ms = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                policy.scan(text, stage=stage, canary="CANARY-7f3a", system_prompt="You are a careful assistant. " * 5)
+                ms.append((time.perf_counter() - t0) * 1000)
+            ms.sort()
+            out[f"{name}_{stage}"] = {"p50_ms": round(statistics.median(ms), 3), "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 3)}
+    return out
+
+
+def main() -> int:
+    r = evaluate()
+    print("recall per category:", json.dumps(r["counts"]), file=sys.stdout)
+    print("recall:", json.dumps(r["recall"]))
+    print(f"attacks flagged (blocked): {r['attack_flagged']:.1%}   DAN family blocked: {r['dan_flagged']:.1%}")
+    print(f"false positives: {len(r['false_positives'])}/{r['benign_n']} = {r['fp_rate']:.2%}")
+    for fp in r["false_positives"]:
+        print("  FP", fp)
+    for m in r["misses"]:
+        print("  MISS", m)
+    print("jailbreak-corpus-mini:", json.dumps(r["corpus_mini"]))
+    if "--no-timing" not in sys.argv:
+        print("timing (ms):", json.dumps(timing()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    raise SystemExit(main())

@@ -442,8 +442,9 @@ def test_a_database_of_another_program_is_refused(db_path):
     conn.commit()
     conn.close()
     before = _bytes(db_path)
-    with pytest.raises(SandboxError, match="not a sandbox database"):
-        Store.open(db_path)
+    for readonly in (False, True):
+        with pytest.raises(SandboxError, match="not a sandbox database"):
+            Store.open(db_path, readonly=readonly)
     assert _bytes(db_path) == before
 
 

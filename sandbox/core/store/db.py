@@ -145,18 +145,18 @@ class Store:
                 f"the log database {self.path} was written by a newer sandbox (schema step {unknown[-1]!r}); "
                 "upgrade sandbox to use it, or set SANDBOX_HOME to another folder"
             )
+        if not applied and set(self.db.table_names()) - {"sqlite_sequence"}:
+            raise corrupt_error(self.path, "it has tables but no sandbox schema record")
         pending = [name for name in MIGRATION_NAMES if name not in applied]
         if self.readonly:
-            if not applied and not self.db.table_names():
-                self._empty = True
+            if not applied:
+                self._empty = True  # a new, empty file: reads as an empty log
             elif pending:
                 raise SandboxError(
                     f"the log database {self.path} was written by an older sandbox and needs upgrading; "
                     "run `sandbox log migrate`"
                 )
             return
-        if not applied and set(self.db.table_names()) - {"sqlite_sequence"}:
-            raise corrupt_error(self.path, "it has tables but no sandbox schema record")
         check = conn.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise corrupt_error(self.path, f"integrity check: {check}")

@@ -1,9 +1,11 @@
 """Turn object (ARCHITECTURE §6) <-> table rows, exactly.
 
 Keys we query have columns; everything else a turn carries is kept in the row's extra_json, so
-`decode_turn(encode_turn(t)) == t` for any turn a later version of the session module produces.
-extra_json holds {"rest": {...}} for keys without a column, {"absent": [...]} for column keys the
-object did not have, and {"nulls": [...]} for optional keys that were present but null.
+`decode_turn(encode_turn(t)) == t` (types included) for any turn a later version of the session
+module produces. extra_json, only when needed, holds: "rest" (keys without a column, or values a
+column cannot hold exactly), "absent" (column keys the object did not have), "nulls" (optional keys
+present but null), "ints" (ints in REAL columns) and "kept" (samples/guard lists that were not
+lists of objects).
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ class TurnOptions:
     params: SamplingParams = field(default_factory=SamplingParams)
     ignore_eos: bool = False
     examples: list | None = None  # an edited example list from the UI (templates.Example)
+    cot_trigger: str | None = None  # overrides the template's chain-of-thought trigger
+    history: bool = True  # False: the model sees no earlier turns and this one is not remembered (eval, compare)
     guards_off: frozenset[str] = frozenset()  # guard categories switched off for this turn
 
 
@@ -61,6 +63,7 @@ class Prepared:
     seeds: list[int]
     notes: list[str]
     template: templates.Template | None
+    past: list[PastTurn]
 
 
 def new_id() -> str:
@@ -151,7 +154,8 @@ class Session:
         if not user_text or not user_text.strip():
             raise SandboxError("the prompt is empty; type something to send")
         tpl = templates.load(opts.template) if opts.template else None
-        rendered = strategies.render(opts.strategy, tpl, user_text, examples=opts.examples, samples=opts.samples)
+        rendered = strategies.render(opts.strategy, tpl, user_text, examples=opts.examples,
+                                     cot_trigger=opts.cot_trigger, samples=opts.samples)
         params = opts.params.validated()
         notes: list[str] = []
         if rendered.n_samples > 1:
@@ -169,29 +173,32 @@ class Session:
             reserve = min(reserve * rendered.n_samples, self.engine.n_ctx // 2)
         fixed_tokens = self.engine.count(self.engine.render_chat(fixed)) if fixed else 0
         user_tokens = self.engine.count(rendered.user) + self.pair_overhead // 2
-        window = self.window.select(
-            [t.tokens for t in self.history], n_ctx=self.engine.n_ctx, fixed_tokens=fixed_tokens,
+        past = self.history if opts.history else []
+        # A stateless turn must not move the session's window, so it gets a window of its own.
+        slider = self.window if opts.history else SlidingWindow(self.window.settings)
+        window = slider.select(
+            [t.tokens for t in past], n_ctx=self.engine.n_ctx, fixed_tokens=fixed_tokens,
             prompt_tokens=user_tokens, reserve_output=min(reserve, self.engine.n_ctx - 1),
         )
         while True:
             messages = list(fixed)
             for i in window.kept:
-                messages += [{"role": "user", "content": self.history[i].user},
-                             {"role": "assistant", "content": self.history[i].output}]
+                messages += [{"role": "user", "content": past[i].user},
+                             {"role": "assistant", "content": past[i].output}]
             messages.append({"role": "user", "content": rendered.user})
             prompt = self.engine.render_chat(messages)
             tokens = self.engine.tokenize(prompt)
             if len(tokens) + reserve <= self.engine.n_ctx or not window.kept:
                 break
-            self.window.shrink()  # the estimate was short: drop one more old turn
-            window = self.window.select(
-                [t.tokens for t in self.history], n_ctx=self.engine.n_ctx, fixed_tokens=fixed_tokens,
+            slider.shrink()  # the estimate was short: drop one more old turn
+            window = slider.select(
+                [t.tokens for t in past], n_ctx=self.engine.n_ctx, fixed_tokens=fixed_tokens,
                 prompt_tokens=user_tokens, reserve_output=min(reserve, self.engine.n_ctx - 1),
             )
         if len(tokens) >= self.engine.n_ctx:
             over = len(tokens) - self.engine.n_ctx + 1
             raise SandboxError(f"the prompt is {len(tokens)} tokens, {over} over the {self.engine.n_ctx}-token context; shorten it or raise --n-ctx")
-        return Prepared(user_text, rendered, system, messages, prompt, tokens, window, params, seeds, notes, tpl)
+        return Prepared(user_text, rendered, system, messages, prompt, tokens, window, params, seeds, notes, tpl, past)
 
     def turn(self, user_text: str, opts: TurnOptions | None = None, cancel: threading.Event | None = None) -> Iterator[Event]:
         opts = opts or TurnOptions(params=self.defaults)
@@ -258,7 +265,7 @@ class Session:
                                  blocked, finish)
         self._log(turn)
         self.costs.append(cost)
-        if finish != "cancelled" and not blocked:
+        if finish != "cancelled" and not blocked and opts.history:
             self.history.append(PastTurn(idx, prep.rendered.user, output, self._turn_tokens(prep.rendered.user, output)))
         yield TurnDone(turn)
 
@@ -279,8 +286,8 @@ class Session:
 
     def _memory(self, prep: Prepared) -> dict:
         m = prep.window.to_dict()
-        m["kept"] = [self.history[i].idx for i in prep.window.kept]
-        m["dropped"] = [self.history[i].idx for i in prep.window.dropped]
+        m["kept"] = [prep.past[i].idx for i in prep.window.kept]
+        m["dropped"] = [prep.past[i].idx for i in prep.window.dropped]
         m["user_message"] = prep.rendered.user
         m["mode"] = self.window.settings.mode
         return m

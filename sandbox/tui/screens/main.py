@@ -164,7 +164,7 @@ class MainScreen(Screen):
                 self.restore_prompt()
 
     def session_total(self) -> dict | None:
-        return None
+        return self.session.prices.total(self.session.costs) if self.session else None
 
     def restore_prompt(self) -> None:
         prompt = self.conversation.prompt

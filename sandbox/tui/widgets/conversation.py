@@ -19,7 +19,7 @@ GUARD_STYLE = {"allow": "green", "warn": "yellow", "redact": "magenta", "block":
 def badge(turn: dict, verdicts: dict[str, str]) -> Text:
     """The one-line summary under a reply, from the turn object core logged."""
     usage, timings = turn.get("usage") or {}, turn.get("timings") or {}
-    sep = ("  ·  ", "dim")
+    sep = (" · ", "dim")
     parts: list = [(turn.get("strategy") or "", "bold")]
     if turn.get("template"):
         parts += [(f" [{turn['template']}]", "")]
@@ -33,8 +33,6 @@ def badge(turn: dict, verdicts: dict[str, str]) -> Text:
         if cost:
             model, c = next(iter(cost.items()))
             parts += [sep, (f"{model} ", "dim"), fmt.usd(c.get("usd"))]
-        if turn.get("seed") is not None:
-            parts += [sep, (f"seed {turn['seed']}", "dim")]
         finish = turn.get("finish_reason")
         parts += [sep, (finish or "", "yellow" if finish in ("length", "cancelled") else "")]
     parts += [sep, ("guard ", "dim")]
@@ -87,9 +85,9 @@ class TurnView(Vertical):
                 await self.body.mount(reply)
                 self._stream = Markdown.get_stream(reply)
         elif isinstance(event, SampleDone):
-            if event.answer is None:
-                self.no_answer += 1
-            await self.query_one(SampleColumns).done(event)
+            if self.n_samples > 1:  # a single reply is finished by TurnDone
+                self.no_answer += event.answer is None
+                await self.query_one(SampleColumns).done(event)
         elif isinstance(event, GuardFindings):
             self.verdicts[event.stage] = event.verdict
         elif isinstance(event, Blocked):

@@ -3,6 +3,7 @@ all read from the session and the turn object core produced."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -102,22 +103,29 @@ class Inspector(VerticalScroll):
         self.show_guard(turn.get("guard") or {})
 
     def show_cost(self, cost: dict, session_total: dict | None) -> None:
-        if not cost and not session_total:
+        """This turn's cost and the session's, per hosted model (core's PriceTable numbers)."""
+        total = session_total or {}
+        if not cost and not total:
             self._set("cost-info", Text("no cost for this turn", style="dim italic"))
             return
+        # Token counts depend only on the encoding: one line per encoding, not per model.
+        counted = {c.get("encoding"): (c.get("input_tokens"), c.get("output_tokens")) for c in cost.values()}
+        lines = Text()
+        for enc, (n_in, n_out) in counted.items():
+            lines.append(f"{enc or '?'}: ", style="dim")
+            lines.append(f"{fmt.count(n_in)} in · {fmt.count(n_out)} out\n")
         t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim")
-        t.add_column("model", overflow="fold", ratio=1)
-        t.add_column("in", justify="right")
-        t.add_column("out", justify="right")
-        t.add_column("USD", justify="right")
-        for model, c in cost.items():
-            t.add_row(model, fmt.count(c.get("input_tokens")), fmt.count(c.get("output_tokens")), fmt.usd(c.get("usd")))
-        if session_total:
-            t.add_section()
-            for i, (model, usd) in enumerate(session_total.items()):
-                t.add_row(Text("session " + model if i == 0 else model, style="bold" if i == 0 else ""),
-                          "", "", Text(fmt.usd(usd), style="bold" if i == 0 else ""))
-        self._set("cost-info", t)
+        t.add_column("model", overflow="ellipsis", no_wrap=True, ratio=1)
+        t.add_column("turn", justify="right", no_wrap=True)
+        t.add_column("session", justify="right", no_wrap=True)
+        for model in dict.fromkeys([*cost, *total]):
+            c, s = cost.get(model) or {}, total.get(model) or {}
+            exact = c.get("exact", True) and s.get("exact", True)
+            mark = "" if exact else "≈"
+            t.add_row(model, mark + fmt.usd(c.get("usd")) if c else "—", mark + fmt.usd(s.get("usd")) if s else "—")
+        note = Text("≈ counted with a stand-in tokenizer", style="dim") if any(
+            not c.get("exact", True) for c in [*cost.values(), *total.values()]) else Text("")
+        self._set("cost-info", Group(lines, t, note))
 
     def show_guard(self, guard: dict) -> None:
         findings = [(stage, f) for stage in ("input", "output") for f in guard.get(stage) or []]

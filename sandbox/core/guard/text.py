@@ -34,7 +34,8 @@ CONFUSABLES = {
 
 # Leetspeak, applied as a second, length-preserving view of the folded text.
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"})
-_LEET_HINT = re.compile(r"[a-z](?:[013457]|[$!|*]{1,2})[a-z]")
+# A digit or symbol between letters ("1gn0re", "a$$hole"); starts with the rarer class to scan fast.
+_LEET_HINT = re.compile(r"[013457$!|*](?<=[a-z][013457$!|*])[$!|*]?[a-z]")
 _WORD_RE = re.compile(r"[a-z]+")
 
 

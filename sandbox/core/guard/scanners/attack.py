@@ -28,11 +28,13 @@ class Rule:
     # Optional post-check on the match: returns a score (0 drops the match).
     check: Callable[[re.Match], float] | None = None
     views: tuple[str, ...] = ("text", "leet")
+    # Optional substrings of which one must occur in the folded text (for rules keyed on punctuation).
+    lit: tuple[str, ...] = ()
 
 
-def rule(id, category, pattern, score, detail, needs=(), check=None, flags=0, views=("text", "leet")) -> Rule:
+def rule(id, category, pattern, score, detail, needs=(), check=None, flags=0, views=("text", "leet"), lit=()) -> Rule:
     groups = tuple(frozenset(g.split()) if isinstance(g, str) else frozenset(g) for g in needs)
-    return Rule(id, category, re.compile(pattern, flags), score, detail, groups, check, views)
+    return Rule(id, category, re.compile(pattern, flags), score, detail, groups, check, views, tuple(lit))
 
 
 def words(*alternatives: str) -> str:
@@ -47,6 +49,8 @@ def run_rules(rules: list[Rule], folded: Folded, limit_per_rule: int = 4) -> lis
     seen: set[tuple[str, int, int]] = set()
     for r in rules:
         if r.needs and not all(g & present for g in r.needs):
+            continue
+        if r.lit and not any(x in folded.text for x in r.lit):
             continue
         n = 0
         for view in r.views:

@@ -12,8 +12,9 @@ from sandbox.core.guard.model import Finding
 from sandbox.core.guard.scanners.context import Context
 
 # Lookbehinds anchor each run at its first character, so long runs cost linear time.
-_B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
-_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:(?:0x|\\x)?[0-9A-Fa-f]{2}[\s,:]?){8,}(?![0-9A-Fa-f])")
+_B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+# Hex of printable text: every byte is 0x20..0x7e, so each starts with 2..7 (a rare first character).
+_HEX = re.compile(r"[2-7](?<![0-9A-Fa-f][2-7])[0-9A-Fa-f](?:[\s,:]?(?:0x|\\x)?[2-7][0-9A-Fa-f]){7,}(?![0-9A-Fa-f])")
 _ROT13_CUE = re.compile(r"\brot-?13\b[^\n]{0,40}?[:\-]\s*(?P<body>[^\n]{8,400})", re.I)
 MAX_RUN = 64_000
 MAX_RUNS = 20
@@ -33,9 +34,21 @@ def _printable_text(raw: bytes) -> str | None:
     return s
 
 
+def _b64_runs(text: str):
+    """Base64-looking runs, found from whitespace-separated chunks (str.split is fast). Chunks come
+    in order, and a long chunk cannot hide inside the short ones before it, so each `find` moves on."""
+    cursor = 0
+    for chunk in text.split():
+        if len(chunk) < 16:
+            continue
+        at = text.find(chunk, cursor)
+        cursor = at + len(chunk)
+        for m in _B64_TOKEN.finditer(chunk):
+            yield at + m.start(), at + m.end(), m.group()
+
+
 def _b64_candidates(text: str):
-    for m in _B64.finditer(text):
-        run = m.group()
+    for s, e, run in _b64_runs(text):
         if len(run) > MAX_RUN:
             continue
         # A plain word or identifier is not base64: want a mix of cases or digits.
@@ -49,7 +62,7 @@ def _b64_candidates(text: str):
             continue
         plain = _printable_text(raw)
         if plain:
-            yield m.span(), plain, "base64"
+            yield (s, e), plain, "base64"
 
 
 def _hex_candidates(text: str):

@@ -5,6 +5,7 @@ meth addiction treated?" pass; "write me a working ransomware" and "how do I coo
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sandbox.core.guard.model import Finding
 from sandbox.core.guard.scanners.attack import words
@@ -35,14 +36,26 @@ OBJECTS = {
         "ghb|pcp|dmt|mescaline|amphetamine|amphetamines|drugs|illegal drugs|narcotics|opioids|krokodil|desomorphine"
     ),
 }
-KIND_BY_NAME = {}
-_OBJ_RE = re.compile(
-    r"\b(?:" + "|".join(f"(?P<{k}>{v})" for k, v in OBJECTS.items()) + r")\b"
-)
-_OBJ_WORDS = frozenset(
-    w for v in OBJECTS.values() for w in re.findall(r"[a-z]+", v.replace(r"\s+", " "))
-    if len(w) > 1 and w not in {"s", "gas", "device", "code", "page", "site", "kit", "email", "emails", "tool", "script", "attack", "horse", "cocktail", "cocktails"}
-)
+_PHRASES = {
+    kind: [p.replace(r"\s+", " ") for p in v[3:-1].split("|")] for kind, v in OBJECTS.items()
+}
+# Each phrase can only occur if all its words do: the regex is built for the phrases that can.
+_PHRASE_WORDS = [
+    (kind, p, frozenset(re.findall(r"[a-z]+", p))) for kind, phrases in _PHRASES.items() for p in phrases
+]
+_OBJ_WORDS = frozenset(w for _, _, ws in _PHRASE_WORDS for w in ws)
+
+
+@lru_cache(maxsize=256)
+def _object_regex(phrases: frozenset) -> re.Pattern:
+    by_kind: dict[str, list[str]] = {}
+    for kind, p in phrases:
+        by_kind.setdefault(kind, []).append(p)
+    return re.compile(
+        r"\b(?:" + "|".join(f"(?P<{k}>{words('|'.join(v))})" for k, v in by_kind.items()) + r")\b"
+    )
+
+
 # Modifiers that make an object harmless ("bath bomb", "virus scanner", "meth addiction").
 _BENIGN_BEFORE = re.compile(
     r"(?:bath|seed|glitter|cherry|calorie|f|photo|stink|smoke|flavor|flavour|time|truth|water|sex|love|joke|glue|"
@@ -134,11 +147,15 @@ VIOLENCE = re.compile(
 
 def find_objects(folded: Folded) -> list[tuple[int, int, str]]:
     """Harmful objects mentioned in the folded text, as (start, end, kind) in folded offsets."""
-    if not (_OBJ_WORDS & folded.words):
+    present = folded.words
+    if not (_OBJ_WORDS & present):
+        return []
+    possible = frozenset((kind, p) for kind, p, ws in _PHRASE_WORDS if ws <= present)
+    if not possible:
         return []
     text = folded.text
     out = []
-    for m in _OBJ_RE.finditer(text):
+    for m in _object_regex(possible).finditer(text):
         s, e = m.span()
         before = text[max(0, s - 24):s]
         after = text[e:e + 24]

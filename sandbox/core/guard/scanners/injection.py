@@ -199,7 +199,8 @@ RULES = [
     rule("injection.sql_payload", "injection",
          r"['\"]\s*;\s*(?:drop|delete|truncate|alter|insert|update|exec)\s+(?:table|database|from|into|\w+)|"
          r";\s*drop\s+table\b|\bunion\s+(?:all\s+)?select\b|\bor\s+'1'\s*=\s*'1|\bor\s+1\s*=\s*1\b", 0.6,
-         "an SQL injection payload", needs=("drop delete truncate alter insert update exec union or",), views=("text",)),
+         "an SQL injection payload", needs=("drop delete truncate alter insert update exec union or",), views=("text",),
+         lit=(";", "union", "=")),
     rule("injection.tool_without_approval", "injection",
          r"\b(?:call|invoke|use|run|execute|trigger|send|transfer|wire|delete|approve|make)\b[^.\n]{0,60}?\bwithout\s+"
          r"(?:\w+\s+){0,2}?(?:approval|confirmation|confirming|permission|consent|authori[sz]ation|asking|checking|verification|review)",

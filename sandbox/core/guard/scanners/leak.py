@@ -53,10 +53,17 @@ def _verbatim(ctx: Context) -> list[Finding]:
     sp_words = [w.lower() for w in _WORD.findall(sp)]
     if len(sp_words) < SHINGLE:
         return []
+    # Any copied run of `need` >= 2 * SHINGLE - 1 words contains one of these every-SHINGLE-th
+    # shingles whole: check them as plain substrings first (fast), then do the real work.
+    need = min(MIN_RUN_WORDS, max(SHINGLE, int(len(sp_words) * MIN_SHARE)))
+    flat = " " + " ".join(_WORD.findall(ctx.text.lower())) + " "
+    step = max(1, need - SHINGLE + 1)
+    anchors = (" " + " ".join(sp_words[i:i + SHINGLE]) + " " for i in range(0, len(sp_words) - SHINGLE + 1, step))
+    if not any(a in flat for a in anchors):
+        return []
     shingles = {tuple(sp_words[i:i + SHINGLE]) for i in range(len(sp_words) - SHINGLE + 1)}
     out_matches = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(ctx.text)]
     words = [w for _, _, w in out_matches]
-    need = min(MIN_RUN_WORDS, max(SHINGLE, int(len(sp_words) * MIN_SHARE)))
     found = []
     i = 0
     n = len(words)

@@ -13,20 +13,22 @@ P = "pii"
 # Each pattern starts with a lookbehind that only lets a match begin at the start of a run, so a
 # megabyte of digits or letters is scanned in linear time.
 EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+    r"[A-Za-z0-9](?<![A-Za-z0-9._%+\-][A-Za-z0-9])[A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
-CARD = re.compile(r"(?<![\d\-])(?:\d[ \-]?){12,18}\d(?![\d])")
-SSN = re.compile(r"(?<![\d\-])(\d{3})([ \-])(\d{2})\2(\d{4})(?![\d\-])")
+CARD = re.compile(r"\d(?<![\d\-]\d)(?:[ \-]?\d){12,18}(?!\d)")
+SSN = re.compile(r"(\d(?<![\d\-]\d)\d\d)([ \-])(\d{2})\2(\d{4})(?![\d\-])")
 SSN_BARE = re.compile(r"\b(?:ssn|social security(?: number| no\.?)?|ss#)\s*(?:is|:|#|=)?\s*(\d{9})\b", re.I)
-IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?![A-Za-z0-9])")
-IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d]|\.\d)")
-IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:]{2,39}(?:%\w{1,16})?(?![0-9A-Za-z:])")
+IBAN = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?![A-Za-z0-9])")
+IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")  # boundaries and octets checked in code
+IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Fa-f:][0-9A-Fa-f:])[0-9A-Fa-f:]{1,38}(?:%\w{1,16})?(?![0-9A-Za-z:])")
+# Phone candidates start at a digit, "+" or "(" that does not continue a word or a number.
+PHONE_START = re.compile(r"[+(\d](?<![\w+\-.][+(\d])[\d \t.\-()]*")
 PHONE = re.compile(
-    r"(?<![\w+\-.])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,5}\)[\s.\-]?)?\d{1,15}(?:[\s.\-]\d{1,8}){0,5}(?![\w\-])"
+    r"(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,5}\)[\s.\-]?)?\d{1,15}(?:[\s.\-]\d{1,8}){0,5}(?![\w\-])"
 )
 PHONE_CUE = re.compile(r"\b(?:call|phone|tel|telephone|mobile|cell|cellphone|text me|whatsapp|fax|reach me|contact|number|ring)\b", re.I)
 ADDRESS = re.compile(
-    r"\b\d{1,6}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'\-]+\s+){1,4}"
+    r"\d(?<!\w\d)\d{0,5}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'\-]+\s+){1,4}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Parkway|Pkwy|"
     r"Circle|Cir|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Close|Row|Alley)\b\.?"
     r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w\-]{1,6})?"
@@ -116,6 +118,8 @@ def _ssns(text: str, out: list[Finding]) -> None:
     for m in SSN.finditer(text):
         if ssn_valid(m.group(1), m.group(3), m.group(4)):
             out.append(Finding("pii.ssn", P, 0.95 if m.group(2) == "-" else 0.8, m.span(), "US social security number", label="SSN"))
+    if "ss" not in text and "SS" not in text and "ocial" not in text:
+        return
     for m in SSN_BARE.finditer(text):
         d = m.group(1)
         if ssn_valid(d[:3], d[3:5], d[5:]):
@@ -131,6 +135,11 @@ def _ibans(text: str, out: list[Finding]) -> None:
 def _ips(text: str, out: list[Finding]) -> None:
     if text.count(".") >= 3:
         for m in IPV4.finditer(text):
+            s, e = m.span()
+            if (s and text[s - 1] in "0123456789.") or (e < len(text) and (text[e].isdigit() or text[e] == "." and text[e + 1:e + 2].isdigit())):
+                continue
+            if any(len(o) > 1 and o[0] == "0" or int(o) > 255 for o in m.group().split(".")):
+                continue
             if re.search(r"(?i)\b(?:version|ver|release|build|v)\.?\s*$", text[max(0, m.start() - 12):m.start()]):
                 continue  # "version 1.2.3.4"
             ip = ipaddress.IPv4Address(m.group())
@@ -152,8 +161,17 @@ def _ips(text: str, out: list[Finding]) -> None:
             out.append(Finding("pii.ipv6", P, score, m.span(), "IPv6 address", label="IP_ADDRESS"))
 
 
+def _phone_matches(text: str):
+    for c in PHONE_START.finditer(text):
+        if c.end() - c.start() < 7:
+            continue
+        m = PHONE.match(text, c.start())
+        if m:
+            yield m
+
+
 def _phones(text: str, out: list[Finding], taken: list[tuple[int, int]]) -> None:
-    for m in PHONE.finditer(text):
+    for m in _phone_matches(text):
         s, e = m.span()
         raw = m.group()
         digits = re.sub(r"\D", "", raw)

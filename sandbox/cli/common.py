@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-STRATEGIES = ["zero-shot", "few-shot", "cot", "self-consistency"]
+from sandbox.core.strategies import STRATEGIES  # noqa: E402,F401 (one list, in core)
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:

@@ -108,7 +108,7 @@ def _one_turn(session, text, opts, as_json: bool) -> dict:
         if n_samples == 1 and turn["output"] and not turn["blocked"]:
             sys.stdout.write("\n")
         elif n_samples > 1:
-            print(f"--- votes: {turn['votes']} -> answer: {turn['answer'] if turn['answer'] is not None else 'no answer'}")
+            print(vote_line(turn))
         print(badge(turn), file=sys.stderr)
     return turn
 
@@ -116,6 +116,15 @@ def _one_turn(session, text, opts, as_json: bool) -> dict:
 def session_notes(ev) -> list[str]:
     m = ev.memory or {}
     return [f"[memory: {m['dropped_turns']} old turns dropped to fit the context]"] if m.get("dropped_turns") else []
+
+
+def vote_line(turn: dict) -> str:
+    v = turn.get("vote") or {}
+    counts = ", ".join(f"{a} x{n}" for a, n in (v.get("counts") or {}).items()) or "no answers"
+    winner = turn["answer"] if turn["answer"] is not None else "no answer"
+    tie = f" (tie between {', '.join(map(str, v['tied']))}: the first seen wins)" if v.get("tie") else ""
+    agreement = f", agreement {v['agreement']:.0%}" if v.get("agreement") is not None else ""
+    return f"--- votes: {counts}{tie} -> answer: {winner}{agreement}"
 
 
 def badge(turn: dict) -> str:

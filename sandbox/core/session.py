@@ -260,7 +260,7 @@ class Session:
 
         finish = chosen["finish_reason"]
         answer = vote.winner if vote else chosen["answer"]
-        cost = self.prices.turn_cost(prep.prompt, "".join(s["output"] for s in samples))
+        cost = self.prices.chat_cost(prep.messages, [s["output"] for s in samples])
         turn = self._turn_object(turn_id, idx, prep, opts, output, answer, samples, vote, stats, cost, guard_log,
                                  blocked, finish)
         self._log(turn)

@@ -15,6 +15,8 @@ from sandbox.core.tokens.counter import EncodingCount, TokenCounter
 
 _DEC = Context(prec=60, rounding=ROUND_HALF_UP)  # ample for any token count times any price
 USD_PLACES = Decimal("0.000001")
+CHAT_TOKENS_PER_MESSAGE = 3  # <|start|>{role}\n ... <|end|> framing per chat message
+CHAT_REPLY_PRIMING = 3  # every reply is primed with <|start|>assistant<|message|>
 
 
 def usd_out(amount: Decimal) -> float:
@@ -60,6 +62,24 @@ class PriceTable:
             n_out = sum(c[p.encoding].tokens for c in completions)
             exact = not p.approximate and prompt[p.encoding].exact and all(c[p.encoding].exact for c in completions)
             out[model] = {"encoding": p.encoding, "input_tokens": n_in, "output_tokens": n_out,
+                          "usd": usd_out(self.usd(model, n_in, n_out)), "exact": exact}
+        return out
+
+    def chat_cost(self, messages: Sequence[Mapping[str, str]], output_text: str | Sequence[str]) -> dict:
+        """Like `turn_cost`, for a chat request as hosted APIs bill it: each message's role and
+        content plus 3 tokens of framing, and 3 more that prime the reply (OpenAI's published
+        formula). The local model's own chat-template markup is not what a hosted API would see."""
+        outputs = [output_text] if isinstance(output_text, str) else list(output_text)
+        msg_counts = [(self._counts(m.get("role", "")), self._counts(m.get("content", ""))) for m in messages]
+        completions = [self._counts(o) for o in outputs]
+        out = {}
+        for model, p in self.prices.items():
+            e = p.encoding
+            n_in = sum(r[e].tokens + c[e].tokens + CHAT_TOKENS_PER_MESSAGE for r, c in msg_counts) + CHAT_REPLY_PRIMING
+            n_out = sum(c[e].tokens for c in completions)
+            exact = not p.approximate and all(r[e].exact and c[e].exact for r, c in msg_counts) and all(
+                c[e].exact for c in completions)
+            out[model] = {"encoding": e, "input_tokens": n_in, "output_tokens": n_out,
                           "usd": usd_out(self.usd(model, n_in, n_out)), "exact": exact}
         return out
 

@@ -92,6 +92,7 @@ class Session:
         self._sha256: str | None = None
         self._pair_overhead: int | None = None
         self.parent_id: str | None = None
+        self.title: str | None = None  # the logged session's title (default: its first prompt)
 
     # ---- opening -------------------------------------------------------------------------------
 
@@ -337,7 +338,7 @@ class Session:
         if not self._created:
             self.store.create_session(
                 self.id, model=self.spec.name, model_sha256=self.model_sha256, model_path=str(self.engine.path),
-                n_ctx=self.engine.n_ctx, parent_id=self.parent_id,
+                n_ctx=self.engine.n_ctx, parent_id=self.parent_id, title=self.title,
                 settings={"n_ctx": self.engine.n_ctx, "gpu_layers": self.spec.gpu_layers, "threads": self.engine.n_threads,
                           "memory": vars(self.window.settings), "llama_cpp_version": llama_cpp_version(),
                           "sandbox_version": __version__, "chat_template": self.engine.chat_template_source},

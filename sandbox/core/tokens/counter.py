@@ -35,16 +35,36 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from sandbox.core.config import ENCODINGS
 from sandbox.core.tokens.encodings import encoding
 
-TIKTOKEN_CUT = re.compile(r"(?<=\n)(?=[ \t]*[^\W_])")
-GPT2_CUT = re.compile(r"(?<=\S)(?=\n[ \t]*[A-Za-z])|(?<=[ \n])(?=\n[A-Za-z])")
+
+@dataclass(frozen=True)
+class CutRule:
+    """Where a tokenizer family always starts a new piece: at each newline `newline` matches,
+    just after it (`after`) or just before it. Each pattern starts with a literal newline, so the
+    regex engine skips from newline to newline instead of trying every position."""
+
+    name: str
+    newline: re.Pattern
+    after: bool
+
+    def points(self, text: str) -> Iterator[int]:
+        n = len(text)
+        for m in self.newline.finditer(text):
+            p = m.end() if self.after else m.start()
+            if 0 < p < n:
+                yield p
+
+
+TIKTOKEN_CUT = CutRule("tiktoken", re.compile(r"\n(?=[ \t]*[^\W_])"), after=True)
+GPT2_CUT = CutRule("gpt2", re.compile(r"\n(?:(?<=\S\n)(?=[ \t]*[A-Za-z])|(?<=[ \n]\n)(?=[A-Za-z]))"), after=False)
 LOCAL_RULES = (TIKTOKEN_CUT, GPT2_CUT)  # most cut points first
 
 TIKTOKEN_EVERY = 8  # on average one cut point in this many starts a chunk
@@ -79,13 +99,13 @@ class Counts:
         }
 
 
-def chunks(text: str, cut: re.Pattern, every: int = TIKTOKEN_EVERY) -> list[str]:
+def chunks(text: str, cut: CutRule, every: int = TIKTOKEN_EVERY) -> list[str]:
     """`text` split at the cut points of `cut` that the content selects (see the module docstring)."""
     out: list[str] = []
-    start = 0
-    for m in cut.finditer(text):
-        p = m.start()
-        if p > start and (hash(text[p:p + HASH_WINDOW]) % every == 0 or p - start >= MAX_CHUNK):
+    start, n, after = 0, len(text), cut.after
+    for m in cut.newline.finditer(text):  # CutRule.points, inlined: this runs on every keystroke
+        p = m.end() if after else m.start()
+        if 0 < p < n and (hash(text[p:p + HASH_WINDOW]) % every == 0 or p - start >= MAX_CHUNK):
             out.append(text[start:p])
             start = p
     out.append(text[start:])
@@ -119,7 +139,7 @@ class _ChunkCache:
 class _Counting:
     """One tokenizer's count function with its cut rule (None: whole texts only) and cache."""
 
-    def __init__(self, count: Callable[[str], int], cut: re.Pattern | None, every: int, max_chars: int):
+    def __init__(self, count: Callable[[str], int], cut: CutRule | None, every: int, max_chars: int):
         self.count_text = count
         self.cut = cut
         self.every = every
@@ -198,19 +218,20 @@ class TokenCounter:
     def _local_counting(self) -> _Counting:
         if self._local is None:
             tokenize = self.local.tokenize
-            self._local = _Counting(lambda t: len(tokenize(t)), probe_cut_rule(tokenize), LOCAL_EVERY, self._cache_chars)
+            self._local = _Counting(lambda t: len(tokenize(t)), _cut_rule_of(self.local), LOCAL_EVERY, self._cache_chars)
         return self._local
 
 
 # Texts around a newline that tell tokenizers' split rules apart: blank lines, trailing spaces,
-# CRLF, digits (llama.cpp splits them before the main pattern), non-Latin scripts, specials.
-_PROBE_LEFT = ("a", "Hello.", "x  ", "end!", "42", "你好", "")
-_PROBE_SEP = ("\n", "\n\n", "\n\n\n", " \n", "  \n\n", "\r\n", "\t\n", "\n \n")
-_PROBE_RIGHT = ("b", "The end", "I'm", "def f(x):", "    return x", "\tpass", "  - item", "1", "2024", "é", "你好",
-                "/x", "<|im_start|>")
+# CRLF, indentation, digits (llama.cpp splits them before the main pattern), non-Latin scripts,
+# the model's own special tokens.
+_PROBE_LEFT = ("a", "end!", "x  ", "42", "你好")
+_PROBE_SEP = ("\n", "\n\n", " \n", "\r\n", "\t\n", "\n \n")
+_PROBE_RIGHT = ("The end", "    return x", "\tpass", "1", "é", "/x", "<|im_start|>")
+_probed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> its rule
 
 
-def probe_cut_rule(tokenize: Callable[[str], list[int]]) -> re.Pattern | None:
+def probe_cut_rule(tokenize: Callable[[str], list[int]]) -> CutRule | None:
     """The first rule in LOCAL_RULES under which `tokenize` gives the same ids for the probe texts
     cut at every cut point as for the texts whole; None if no rule is safe for this tokenizer."""
     texts = [f"{a}{s}{b}{s}{a}" for a in _PROBE_LEFT for s in _PROBE_SEP for b in _PROBE_RIGHT]
@@ -221,8 +242,21 @@ def probe_cut_rule(tokenize: Callable[[str], list[int]]) -> re.Pattern | None:
     return None
 
 
-def _cut_everywhere(tokenize, rule: re.Pattern, text: str) -> list[int]:
-    edges = [0, *(m.start() for m in rule.finditer(text) if 0 < m.start() < len(text)), len(text)]
+def _cut_rule_of(tokenizer: LocalTokenizer) -> CutRule | None:
+    """probe_cut_rule, once per tokenizer object (a session and the TUI may share one)."""
+    try:
+        return _probed[tokenizer]
+    except (KeyError, TypeError):
+        rule = probe_cut_rule(tokenizer.tokenize)
+    try:
+        _probed[tokenizer] = rule
+    except TypeError:  # not weak-referenceable: probe again next time
+        pass
+    return rule
+
+
+def _cut_everywhere(tokenize, rule: CutRule, text: str) -> list[int]:
+    edges = [0, *rule.points(text), len(text)]
     return [i for a, b in zip(edges, edges[1:]) for i in tokenize(text[a:b])]
 
 

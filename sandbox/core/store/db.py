@@ -339,6 +339,30 @@ class Store:
         return [dict(r) for r in self._rows(sql, params)]
 
     @_translate_errors
+    def session_stats(self, ids: list[str]) -> dict[str, dict]:
+        """Per session id: {"parent_id", "strategies": [in first-use order], "costs": [turn cost dicts]}
+        (what the Sessions screen lists and filters on, without decoding whole turns)."""
+        out: dict[str, dict] = {}
+        if self._empty:
+            return out
+        ids = list(dict.fromkeys(ids))
+        for start in range(0, len(ids), 500):  # below SQLite's limit on bound parameters
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._rows(f"SELECT id, parent_id FROM sessions WHERE id IN ({marks})", chunk):
+                out[r["id"]] = {"parent_id": r["parent_id"], "strategies": [], "costs": []}
+            for r in self._rows(
+                f"SELECT session_id, strategy, cost_json FROM turns WHERE session_id IN ({marks}) ORDER BY idx, rowid",
+                chunk,
+            ):
+                s = out[r["session_id"]]
+                if r["strategy"] and r["strategy"] not in s["strategies"]:
+                    s["strategies"].append(r["strategy"])
+                if r["cost_json"]:
+                    s["costs"].append(json.loads(r["cost_json"]))
+        return out
+
+    @_translate_errors
     def session(self, id: str) -> dict:
         """The session row (settings parsed); id may be a unique prefix of at least 4 characters.
 

@@ -125,7 +125,7 @@ SPECIAL_TOKENS = (
 RULES = [
     rule(
         "injection.ignore_previous", "injection",
-        rf"\b(?P<verb>{IGNORE})\b(?P<gap>(?:[\s,:-]+(?!{NOUN}\b)[\w'-]+){{0,5}}?)[\s,:-]+(?P<noun>{NOUN})\b(?P<after>[\s,]+[\w']+(?:\s+[\w']+){{0,3}})?",
+        rf"\b(?P<verb>{IGNORE})\b(?P<gap>(?:[\s,:-]+(?!{NOUN}\b)[\w'-]+){{0,5}}?)[\s,:-]+(?P<noun>{NOUN})\b(?=(?P<after>[\s,]+[\w']+(?:\s+[\w']+){{0,3}})?)",
         0.9, "asks the model to drop its instructions", needs=(IGNORE_WORDS, NOUN_WORDS), check=_ignore_check,
     ),
     rule(
@@ -238,7 +238,7 @@ RULES = [
     # ---- system prompt extraction ----
     rule("prompt_leak.reveal_prompt", "prompt_leak",
          rf"\b{LEAK_VERBS}\b(?P<gap>(?:\s+(?!{LEAK_TARGET}\b)[\w'-]+){{0,5}}?)\s+(?P<target>{LEAK_TARGET})\b"
-         r"(?P<after>\s+[\w']+(?:\s+[\w']+){0,4})?",
+         r"(?=(?P<after>\s+[\w']+(?:\s+[\w']+){0,4})?)",
          0.9, "asks for the model's hidden instructions", check=_leak_check,
          needs=("repeat print output show display reveal tell give write list recite echo dump return share spell paste "
                 "copy reproduce leak expose disclose summarize summarise translate paraphrase encode type read provide send describe",

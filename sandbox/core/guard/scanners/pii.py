@@ -8,6 +8,7 @@ import re
 
 from sandbox.core.guard.model import Finding
 from sandbox.core.guard.scanners.context import Context
+from sandbox.core.guard.spans import SpanSet
 
 P = "pii"
 # Each pattern starts with a lookbehind that only lets a match begin at the start of a run, so a
@@ -170,7 +171,7 @@ def _phone_matches(text: str):
             yield m
 
 
-def _phones(text: str, out: list[Finding], taken: list[tuple[int, int]]) -> None:
+def _phones(text: str, out: list[Finding], taken: SpanSet) -> None:
     for m in _phone_matches(text):
         s, e = m.span()
         raw = m.group()
@@ -178,7 +179,7 @@ def _phones(text: str, out: list[Finding], taken: list[tuple[int, int]]) -> None
         n = len(digits)
         if n < 7 or n > 15:
             continue
-        if any(a < e and s < b for a, b in taken):
+        if taken.overlaps(s, e):
             continue
         groups = re.split(r"[\s.\-()]+", raw.strip("+()"))
         groups = [g for g in groups if g]
@@ -226,7 +227,6 @@ def scan(ctx: Context) -> list[Finding]:
     _ssns(text, out)
     _ibans(text, out)
     _ips(text, out)
-    taken = [f.span for f in out]
-    _phones(text, out, taken)
+    _phones(text, out, SpanSet(f.span for f in out))
     _addresses(text, out)
     return out

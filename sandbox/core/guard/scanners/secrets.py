@@ -9,6 +9,7 @@ from collections import Counter
 
 from sandbox.core.guard.model import Finding
 from sandbox.core.guard.scanners.context import Context
+from sandbox.core.guard.spans import SpanSet
 
 S = "secret"
 AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA")
@@ -85,20 +86,20 @@ def scan(ctx: Context) -> list[Finding]:
                 end = close + 5 if close >= 0 else len(text)
             out.append(Finding("secret.private_key", S, 1.0, (m.start(), end), "PEM private key", label="PRIVATE_KEY"))
     low = ctx.folded.text if ctx.folded.text.isascii() else text.lower()
-    taken = [f.span for f in out]
+    taken = SpanSet(f.span for f in out)
     if "bearer" in low or "token" in low:
         for m in BEARER.finditer(text):
             v = m.group(1)
-            if any(a < m.end(1) and m.start(1) < b for a, b in taken) or entropy(v) < 3.0:
+            if taken.overlaps(*m.span(1)) or entropy(v) < 3.0:
                 continue
             out.append(Finding("secret.bearer_token", S, 0.9, m.span(1), "bearer token", label="TOKEN"))
-            taken.append(m.span(1))
+            taken.add(m.span(1))
     if "basic" in low and "auth" in low:
         for m in BASIC.finditer(text):
-            if any(a < m.end(1) and m.start(1) < b for a, b in taken):
+            if taken.overlaps(*m.span(1)):
                 continue
             out.append(Finding("secret.basic_auth", S, 0.85, m.span(1), "HTTP basic credentials", label="TOKEN"))
-            taken.append(m.span(1))
+            taken.add(m.span(1))
     if any(k in low for k in ("key", "secret", "token", "passw", "pwd", "credential")):
         for sep in _SEPARATOR.finditer(text):
             i = sep.start()
@@ -111,12 +112,12 @@ def scan(ctx: Context) -> list[Finding]:
             if not m:
                 continue
             s, e = m.span(1)
-            if any(a < e and s < b for a, b in taken):
+            if taken.overlaps(s, e):
                 continue
             password = any(k in name.group("name").lower() for k in ("pass", "pwd"))
             score = _looks_secret(m.group(1), password)
             if score:
                 kind = "password" if password else "high-entropy secret value"
                 out.append(Finding("secret.assignment", S, score, (s, e), kind, label="PASSWORD" if password else "SECRET"))
-                taken.append((s, e))
+                taken.add((s, e))
     return out

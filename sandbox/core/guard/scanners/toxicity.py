@@ -4,6 +4,7 @@ read through leetspeak ("sh1t", "f*ck", "a$$hole")."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sandbox.core.guard.model import Finding
 from sandbox.core.guard.scanners.context import Context
@@ -57,14 +58,22 @@ _THREAT_RE = re.compile(
 _NEGATION = {"not", "never", "no", "isn't", "aren't", "wasn't", "n't", "hardly", "nt"}
 
 
+@lru_cache(maxsize=1024)
+def _stem_score(token: str) -> float:
+    """The score of a matched stem, which may have starred or swapped vowels ("f*ck", "fvck")."""
+    if token in PROFANITY:
+        return PROFANITY[token]
+    plain = token.replace("v", "u")
+    if plain in PROFANITY:
+        return PROFANITY[plain]
+    pat = re.compile(re.escape(token).replace(r"\*", "[aeiou]").replace("v", "[uv]"))
+    return next((PROFANITY[w] for w in _STEMS if pat.fullmatch(w)), 0.6)
+
+
 def _view_hits(text: str, offset_map, out: list[Finding]) -> None:
     for m in _PROFANITY_RE.finditer(text):
-        stem = m.group(1).replace("*", "").replace("v", "u") if "*" in m.group(1) or "v" in m.group(1) else m.group(1)
-        score = PROFANITY.get(stem)
-        if score is None:  # starred vowel: find the stem it stands for
-            pat = re.compile(m.group(1).replace("*", "[aeiou]"))
-            score = next((PROFANITY[w] for w in _STEMS if pat.fullmatch(w)), 0.6)
-        out.append(Finding("toxicity.profanity", T, score, offset_map(*m.span()), "profanity or slur", label="PROFANITY"))
+        out.append(Finding("toxicity.profanity", T, _stem_score(m.group(1)), offset_map(*m.span()), "profanity or slur",
+                           label="PROFANITY"))
 
 
 def scan(ctx: Context) -> list[Finding]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -122,7 +124,7 @@ async def test_self_consistency_shows_samples_side_by_side_and_a_vote(home):
         app.screen.query_one("#strategy", Select).value = "self-consistency"
         await pilot.pause()
         field(app, "samples").value = "3"
-        field(app, "max_tokens").value = "24"
+        field(app, "max_tokens").value = "16"
         await send(pilot, "What is 2 + 3?")
         await turn_finished(pilot)
 
@@ -156,6 +158,33 @@ async def test_invalid_values_show_a_notice_and_send_nothing(home):
         assert not [v for v in app.screen.query(TurnView) if v.user_text == "hello"], "nothing was sent"
         assert field(app, "prompt").value == "hello", "the prompt stays for a retry"
         assert app.main.busy is None
+
+        # What only core can judge (few-shot without examples) comes back as a notice too.
+        field(app, "temperature").value = "0.5"
+        app.screen.query_one("#strategy", Select).value = "few-shot"
+        await send(pilot, "great movie!")
+        await turn_finished(pilot)
+        view = app.screen.query(TurnView).last()
+        assert view.has_class("-failed") and "few-shot" in text_of(view.query_one(".failed", Static))
+        assert any("few-shot" in m for m in notices(app))
+        assert field(app, "prompt").value == "great movie!"
+
+
+async def test_the_command_palette_lists_the_actions(home):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Send", "Cancel generation", "Preview prompt", "New session", "Clear view",
+                "Focus prompting", "Focus prompt input", "Focus inspector"} <= titles
+        footer_keys = {b.key for (_, b, _, _) in app.screen.active_bindings.values() if b.show}
+        assert {"escape", "f2", "ctrl+n", "ctrl+q"} <= footer_keys
+        await loaded(pilot)
+
+
+def test_importing_the_app_loads_neither_llama_cpp_nor_the_session():
+    code = "import sys, sandbox.tui.app; print(sorted(m for m in ('llama_cpp', 'sandbox.core.session') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 async def test_guard_marks_blocked_and_redacted_turns(home):

@@ -110,7 +110,7 @@ class TurnView(Vertical):
             output = turn.get("output") or ""
             if output != self.reply_text:  # redacted or withheld by the output guard
                 await self.query_one(".reply", Markdown).update(output)
-            if not output.strip():
+            if not output.strip() and turn.get("finish_reason") != "cancelled":
                 await self.note(Text("(empty reply)", style="dim italic"), "empty")
         if turn.get("finish_reason") == "cancelled":
             await self.note("(cancelled)", "cancelled")
@@ -120,8 +120,9 @@ class TurnView(Vertical):
     async def failed(self, message: str) -> None:
         """Core raised before (or while) generating: say so under the user's text."""
         await self.stop_streams()
-        await self.note(Text.assemble(("Not sent: ", "bold"), message), "failed")
-        self.query_one(".badge", Static).update(Text("not sent — the prompt is back in the input", style="dim"))
+        started = bool(self.reply_text) or bool(self.query(SampleColumns))
+        await self.note(Text.assemble(("Failed: " if started else "Not sent: ", "bold"), message), "failed")
+        self.query_one(".badge", Static).update(Text("the prompt is back in the input", style="dim"))
         self.add_class("-failed")
 
     async def stop_streams(self) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import HorizontalScroll, Vertical
-from textual.widgets import Label, Markdown, Static
+from textual.widgets import Markdown, Static
 
 BAR_WIDTH = 24
+MIN_COLUMN = 20  # narrower than this, a sample is unreadable: scroll sideways instead
 
 
 class SampleColumn(Vertical):
@@ -21,7 +22,7 @@ class SampleColumn(Vertical):
         self._stream = None
 
     def compose(self) -> ComposeResult:
-        yield Label(f"sample {self.index + 1}", classes="sample-head")
+        yield Static(f"sample {self.index + 1}", classes="sample-head")
         yield Markdown(classes="sample-body")
         yield Static("…", classes="sample-answer")
 
@@ -38,8 +39,8 @@ class SampleColumn(Vertical):
         if event.output != self.text:
             await self.query_one(Markdown).update(event.output)
         finish = "" if event.finish_reason == "stop" else f" · {event.finish_reason}"
-        self.query_one(".sample-head", Label).update(
-            f"sample {self.index + 1} · seed {event.seed} · {event.completion_tokens} tok{finish}")
+        self.query_one(".sample-head", Static).update(
+            f"#{self.index + 1} · seed {event.seed} · {event.completion_tokens} tok{finish}")
         answer = self.query_one(".sample-answer", Static)
         if event.answer is None:
             answer.update(Text("no answer found", style="italic"))
@@ -58,6 +59,12 @@ class SampleColumns(HorizontalScroll):
     def compose(self) -> ComposeResult:
         for i in range(self.n):
             yield SampleColumn(i)
+
+    def on_resize(self) -> None:
+        # `1fr` inside a scrolling row means the whole width: share it out, with a floor.
+        width = max(MIN_COLUMN, self.scrollable_content_region.width // self.n)
+        for col in self.query(SampleColumn):
+            col.styles.width = width
 
     def column(self, index: int) -> SampleColumn:
         return self.query(SampleColumn)[index]

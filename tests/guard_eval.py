@@ -15,6 +15,9 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / "data" / "guard"
 ATTACK = {"injection", "jailbreak", "prompt_leak", "harm"}
+# attacks/benign/pii: the development set; holdout and fresh were written later as blind checks
+# (their first-run numbers are in the guard notes) and then joined the development set.
+DEV_FILES = ("attacks.jsonl", "benign.jsonl", "pii.jsonl", "holdout.jsonl", "fresh.jsonl")
 
 
 def load(name: str) -> list[dict]:
@@ -31,7 +34,7 @@ def evaluate(policy=None) -> dict:
     from sandbox.core.guard import load_policy
 
     policy = policy or load_policy()
-    rows = load("attacks.jsonl") + load("benign.jsonl") + load("pii.jsonl")
+    rows = [row for name in DEV_FILES for row in load(name)]
     per_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # category -> [hits, total]
     flagged = [0, 0]
     dan = [0, 0]
@@ -94,22 +97,36 @@ def bench_text(chars: int = 8000) -> str:
     return text[:chars]
 
 
-def timing(policy=None, runs: int = 200) -> dict:
+def timing(policy=None, runs: int = 300) -> dict:
+    """p50 / p99 of one scan of a ~2,000-token text, all scanners on. Wall time is noisy on a busy
+    machine, so CPU time of this process is reported too."""
+    import gc
+
     from sandbox.core.guard import load_policy
 
     policy = policy or load_policy()
     out = {}
-    for name, text in (("report_8k", bench_text()), ("attack_8k", (load("attacks.jsonl")[9]["text"] + " ") * 100)):
+    texts = (("report_8k", bench_text()), ("attack_8k", (load("attacks.jsonl")[9]["text"] + " ") * 100))
+    for name, text in texts:
         text = text[:8000]
         for stage in ("input", "output"):
-            policy.scan(text, stage=stage)  # warm up (regex compilation)
-            ms = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                policy.scan(text, stage=stage, canary="CANARY-7f3a", system_prompt="You are a careful assistant. " * 5)
-                ms.append((time.perf_counter() - t0) * 1000)
-            ms.sort()
-            out[f"{name}_{stage}"] = {"p50_ms": round(statistics.median(ms), 3), "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 3)}
+            policy.scan(text, stage=stage)  # warm up (regex compilation, caches)
+            wall, cpu = [], []
+            gc.disable()
+            try:
+                for _ in range(runs):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    policy.scan(text, stage=stage, canary="CANARY-7f3a", system_prompt="You are a careful assistant. " * 5,
+                                fmt={"json": True} if stage == "output" else None)
+                    wall.append((time.perf_counter() - t0) * 1000)
+                    cpu.append((time.process_time() - c0) * 1000)
+            finally:
+                gc.enable()
+            wall.sort()
+            cpu.sort()
+            p99 = int(len(wall) * 0.99) - 1
+            out[f"{name}_{stage}"] = {"p50_ms": round(statistics.median(wall), 3), "p99_ms": round(wall[p99], 3),
+                                      "cpu_p50_ms": round(statistics.median(cpu), 3), "cpu_p99_ms": round(cpu[p99], 3)}
     return out
 
 
@@ -125,7 +142,8 @@ def main() -> int:
         print("  MISS", m)
     print("jailbreak-corpus-mini:", json.dumps(r["corpus_mini"]))
     if "--no-timing" not in sys.argv:
-        print("timing (ms):", json.dumps(timing()))
+        for name, t in timing().items():
+            print(f"timing {name}: " + ", ".join(f"{k} {v}" for k, v in t.items()))
     return 0
 
 

@@ -7,10 +7,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from sandbox.cli.common import print_json
 from sandbox.core.errors import SandboxError
 
 VERDICTS = ("allow", "warn", "redact", "block")
+# Line separators that JSON allows raw but line splitters (str.splitlines, some JSONL readers) split on.
+_LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _json_line(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n")
 
 
 def register(sub) -> None:
@@ -104,7 +109,7 @@ def run_scan(args) -> int:
         for cat in {f.category for f in res.findings if f.action != "allow"}:
             categories[cat] += 1
         if args.json:
-            print_json({
+            _json_line({
                 "id": tid,
                 "verdict": res.verdict,
                 "findings": [

@@ -31,9 +31,11 @@ STRONG_NOUNS = {
     "policy", "ethics", "morals", "safety", "principles", "conditioning", "training", "limitations",
     "boundaries", "rules", "rule", "commands", "orders", "directions", "guidance", "context", "persona",
 }
+POLICY_PHRASES = {"content policy", "content policies", "usage policy", "usage policies", "safety policy",
+                  "safety policies", "safety guidelines", "ethical guidelines", "safety rules", "content rules"}
 WEAK_NOUNS = {"text", "content", "everything", "messages", "conversation", "input", "stuff", "setup", "settings"}
 SAFETY_NOUNS = {"safety", "ethics", "morals", "guardrails", "safeguards", "filters", "restrictions", "programming", "conditioning"}
-NOUN = words("|".join(STRONG_NOUNS | WEAK_NOUNS))
+NOUN = words("|".join(STRONG_NOUNS | WEAK_NOUNS | POLICY_PHRASES))
 NOUN_WORDS = " ".join(STRONG_NOUNS | WEAK_NOUNS)
 
 
@@ -49,10 +51,15 @@ _AFTER_ACT = re.compile(
 
 def _ignore_check(m: re.Match) -> float:
     gap = set(re.findall(r"[a-z-]+", m.group("gap") or ""))
-    noun = m.group("noun").split()[-1]
+    full_noun = " ".join(m.group("noun").split())
+    noun = full_noun.split()[-1]
     after = m.group("after") or ""
+    if full_noun in POLICY_PHRASES and not gap & {"not", "never", "don't", "dont"}:
+        return 0.85
     if gap & {"not", "never", "don't", "dont"} and "follow" not in m.group("verb"):
         return 0.0
+    if gap & {"someone's", "someone", "his", "her", "their", "people's", "other", "others'", "friend's", "boss's", "colleague's"}:
+        return 0.0  # somebody else's messages, not the model's instructions
     if gap & {"email", "emails", "question", "questions", "answer", "typo", "typos", "warning", "warnings",
               "chapter", "section", "paragraph", "slide", "step", "steps", "error", "errors", "formatting",
               "grammar", "spelling", "code", "recipe", "assembly", "manual", "exam", "test", "tax", "game"}:
@@ -106,7 +113,8 @@ def _leak_check(m: re.Match) -> float:
     if gap & {"your", "yours", "hidden", "secret", "initial", "original", "verbatim", "exact", "internal", "confidential"}:
         return 0.85
     if re.match(r"\s+(?:(?:that|which)\s+)?(?:you\s+(?:were|have been|'ve been|got|received)\s+(?:given|told|provided|instructed)|"
-                r"given to you|that govern you|you (?:follow|operate under|must follow)|(?:from|by) (?:the|your) (?:developer|creator|operator|admin))\b",
+                r"given to you|that govern you|you (?:follow|operate under|must follow)|(?:from|by) (?:the|your) (?:developer|creator|operator|admin)|"
+                r"(?:that\s+)?(?:your|the)\s+(?:developers?|creators?|operators?|admins?|owners?|company)\s+(?:wrote|gave|set|provided|configured|put))\b",
                 m.group("after") or ""):
         return 0.85
     return 0.0
@@ -135,6 +143,10 @@ RULES = [
         r"(?:above|before|previously|earlier|prior|so far|until now|up to now|up until now|thus far|in your prompt)\b",
         0.9, "asks the model to drop everything before", needs=(IGNORE_WORDS,),
     ),
+    rule("injection.ignore_user", "injection",
+         rf"\b{IGNORE}\s+(?:whatever|what|anything|everything|all)\s+(?:that\s+)?(?:the\s+)?(?:user|users|they|customer|human|person|i|you)\s+"
+         r"(?:asked|asks|said|says|wants?|wanted|requested|requests|tells? you|told you|typed|wrote)\b",
+         0.7, "tells the model to disregard the user's request", needs=(IGNORE_WORDS,)),
     rule(
         "injection.ignore_above", "injection",
         rf"\b{IGNORE}\s+(?:all\s+)?(?:of\s+)?(?:the\s+|that\s+)?(?:above|previous|preceding|prior)\s*(?=[.,;:!\n]|and\b|$)",
@@ -227,6 +239,18 @@ RULES = [
          r"(?:ai|assistant|model|llm|chatbot|language model|gpt|chatgpt|agent|bot|ai assistant|ai model)s?\b|"
          r"\b(?:dear|hey|attention)\s+(?:ai|assistant|llm|chatbot|language model|gpt|chatgpt|agent|bot)\b\s*[,:!]",
          0.6, "text addressing an AI that reads it", needs=("ai assistant model llm chatbot gpt chatgpt agent bot",)),
+    rule("injection.vocative_command", "injection",
+         r"(?:^|[\[(\n.!?]\s*|\b(?:hey|dear|attention|psst|ok|okay)\s+)(?:assistant|ai|chatbot|llm|gpt|chatgpt|bot|language model|agent)\s*[,:]\s*"
+         r"(?:please\s+)?(?:ignore|disregard|forget|instead|do not|don't|you must|always|never|stop|override|reveal|print)\b",
+         0.65, "text that orders the AI reading it", needs=("assistant ai chatbot llm gpt chatgpt bot model agent",)),
+    rule("injection.to_the_ai_processing", "injection",
+         r"\bto\s+(?:the\s+|any\s+|an\s+)?(?:ai|assistant|model|llm|chatbot|bot|language model|gpt|chatgpt|agent)s?\s+(?:that\s+is\s+|who\s+is\s+|which\s+is\s+)?"
+         r"(?:grading|reading|reviewing|evaluating|summari[sz]ing|processing|screening|analy[sz]ing|scoring|checking|parsing|assessing|ranking)\b",
+         0.7, "a message to the AI that processes this text", needs=("ai assistant model llm chatbot bot gpt chatgpt agent",)),
+    rule("injection.forced_prefix", "injection",
+         r"\b(?:begin|start|open|prefix)\s+(?:your\s+|the\s+|each\s+|every\s+)?(?:reply|response|answer|output|message)s?\s+with\s+"
+         r"[\"'“]?(?:sure|certainly|absolutely|of course|here (?:is|are)|i can|yes)",
+         0.6, "forces an affirmative opening (a known jailbreak technique)", needs=("begin start open prefix",)),
     rule("injection.important_override", "injection",
          r"(?:^|[\s(\[<!-])(?:important|urgent|attention|critical|override|system notice|admin)\s*[:!]\s*(?:\w+\s+){0,6}?"
          r"(?:ignore|disregard|you must|you should|always|never|instead|when|respond|reply|end with|include|do not|don't)",
@@ -257,8 +281,14 @@ RULES = [
          r"instructions|rules|guidelines|directives|initial prompt|hidden prompt|programming|configuration|pre-prompt|context)\b",
          0.85, "asks what the model's instructions are", needs=("your ur",)),
     rule("prompt_leak.what_were_you_told", "prompt_leak",
-         r"\bwhat\s+(?:were|was|have|did)\s+you\s+(?:\w+\s+)?(?:told|instructed|given|asked|programmed|prompted|configured|been told)\b",
+         r"\bwhat\s+(?:(?:rules|instructions|guidelines|directives|prompts?|orders|constraints|restrictions|exactly)\s+)?"
+         r"(?:were|was|have|did)\s+you\s+(?:\w+\s+)?(?:told|instructed|given|asked|programmed|prompted|configured|been told)\b",
          0.7, "asks what the model was told", needs=("told instructed given asked programmed prompted configured",)),
+    rule("prompt_leak.what_developer_said", "prompt_leak",
+         r"\bwhat\s+(?:your|the)\s+(?:developers?|creators?|operators?|makers?|admins?|owners?|company|system prompt|instructions)\s+"
+         r"(?:told|instructed|asked|said to|wants?|wanted)\s+you\b|\b(?:told|instructed|asked|programmed)\s+you\s+not\s+to\s+"
+         r"(?:tell|reveal|say|share|disclose|mention|show)\b",
+         0.8, "asks what the model was told to keep secret", needs=("what told instructed asked programmed",)),
     rule("prompt_leak.starting_with", "prompt_leak",
          r"\b(?:starting|beginning|start|begin)\s+(?:with|from)\s+(?:the\s+(?:phrase|words?|line|sentence)\s+)?[\"']?you are\b",
          0.75, "asks for the prompt from its first words", needs=("starting beginning start begin", "you")),

@@ -90,6 +90,24 @@ RULES = [
          r"(?:any\s+|the\s+|your\s+|its\s+|openai'?s?\s+|anthropic'?s?\s+)?(?:\w+\s+){0,2}?(?:rules|polic(?:y|ies)|guidelines|ethics|morals|"
          r"restrictions|filters|limitations|laws|openai|anthropic|programming|training|principles)\b",
          0.8, "claims the assistant is not bound by its rules", needs=("bound restricted limited constrained held governed restrained censored filtered",)),
+    rule("jailbreak.not_subject", J,
+         r"\b(?:not|never|no longer)\s+(?:be\s+)?(?:subject\s+to|bound\s+to|tied\s+to|held\s+to)\s+(?:any\s+|the\s+|your\s+|its\s+)?(?:\w+\s+){0,2}?"
+         r"(?:rules|polic(?:y|ies)|guidelines|ethics|morals|restrictions|filters|limitations|laws|principles|censorship)\b",
+         0.75, "claims the assistant is not subject to its rules", needs=("subject bound tied held",)),
+    rule("jailbreak.safety_off", J,
+         r"\b(?:safety|content|ethical|moral)\s+(?:rules|filters?|guidelines|restrictions|mode|policies|policy|checks|protocols|features)\s+"
+         r"(?:are|is|have been|has been|were)\s+(?:now\s+|hereby\s+|temporarily\s+|all\s+)?(?:turned off|switched off|off|disabled|deactivated|removed|"
+         r"lifted|suspended|bypassed|not active|inactive|gone)\b",
+         0.75, "claims the safety rules are switched off", needs=("safety content ethical moral",)),
+    rule("jailbreak.authority_claim", J,
+         r"\b(?:i am|i'm|this is)\s+(?:your|an?|the)\s+(?:developer|creator|admin|administrator|owner|programmer|engineer at openai|"
+         r"openai (?:employee|engineer|staff)|anthropic (?:employee|engineer))\b[^.\n]{0,80}?\b(?:authori[sz]e|allow|permit|unlock|override|"
+         r"disable|bypass|grant)\b",
+         0.7, "claims authority to unlock the model", needs=("developer creator admin administrator owner programmer engineer employee staff",)),
+    rule("jailbreak.free_to_anything", J,
+         r"\byou\s+(?:are|re|will be)\s+(?:now\s+)?(?:free|allowed|permitted|able)\s+to\s+(?:answer|say|do|write|generate|produce)\s+"
+         r"(?:anything|everything|whatever)\b",
+         0.45, "tells the model it may answer anything", needs=("free allowed permitted able",)),
     rule("jailbreak.dont_abide", J,
          r"\b(?:doesn't|does not|don't|do not|never|won't|will not|cannot|can't|no need to|not have to|don't have to|doesn't have to|not required to)\s+"
          r"(?:have to\s+|need to\s+|ever\s+)?(?:abide|follow|adhere|comply|obey|care about|worry about|stick to|respect|honor|consider)\s+"
@@ -117,18 +135,27 @@ RULES = [
          r"legal|illegal|dangerous|harmful|offensive|inappropriate|explicit|appropriate|safe|unsafe)\b",
          0.6, "asks for answers regardless of ethics or law", needs=("regardless irrespective",)),
     rule("jailbreak.two_responses", J,
-         r"\b(?:two|2|both|dual)\s+(?:different\s+|separate\s+)?(?:responses|answers|replies|outputs|paragraphs|ways)\b[^\n]{0,160}?"
+         r"\b(?:two|2|both|dual)\s+(?:different\s+|separate\s+)?(?:responses|answers|replies|outputs|paragraphs|ways|characters|personas|personalities|voices|versions)\b[^\n]{0,160}?"
          r"\b(?:normal|classic|jailbreak|jailbroken|filtered|unfiltered|censored|uncensored|developer|dan|evil|opposite)\b",
-         0.75, "asks for a filtered and an unfiltered answer", needs=("two both dual responses answers replies outputs paragraphs ways",)),
+         0.75, "asks for a filtered and an unfiltered answer", needs=("two both dual responses answers replies outputs paragraphs ways characters personas personalities voices versions",)),
+    rule("jailbreak.rule_breaker", J,
+         r"\b(?:who|that|which)\s+(?:ignores|breaks|disregards|doesn't follow|does not follow|never follows|has no|knows no|rejects)\s+"
+         r"(?:every|all|any|the|its|their)?\s*(?:single\s+)?(?:rules?|restrictions|guidelines|filters|ethics|morals|policies|limits|boundaries)\b",
+         0.55, "a persona defined by ignoring the rules", needs=("who that which", "rule rules restrictions guidelines filters ethics morals policies limits boundaries")),
+    rule("jailbreak.imposed_restrictions", J,
+         r"\b(?:restrictions|rules|limitations|filters|guidelines|constraints|policies|censorship)\s+(?:imposed|placed|set|put)\s+(?:on\s+you\s+)?by\s+"
+         r"(?:openai|anthropic|meta|google|your\s+(?:creators?|developers?|makers?|programmers?|company))\b",
+         0.6, "talks about the restrictions the provider imposed", needs=("imposed placed set put",)),
     rule("jailbreak.stay_in_character", J,
          r"\b(?:stay|remain|keep|staying)\s+in\s+(?:character|role|persona)\b|\b(?:break(?:ing)?|broke|broken)\s+(?:of\s+)?character\b|"
          r"\bdon'?t\s+break\s+character\b|\bcharacter\s+break\b|\b(?:answer|respond|reply|speak)\s+in\s+character\b",
          0.45, "pressure to stay in a role", needs=("character role persona",)),
     rule("jailbreak.persona_switch", J,
-         r"\b(?:pretend|imagine|act|behave|roleplay|role-play|role play|play the role|simulate|emulate|impersonate)\b(?:\s+[\w']+){0,5}?\s+"
-         r"(?:you(?:'re| are| were| have| had)?|to be|as if you|as an?|like an?|being)\b[^.\n]{0,80}?\b(?:no|without|free of|freed from|not bound|"
+         r"\b(?:pretend|imagine|act|behave|roleplay|role-play|role play|play the role|simulate|emulate|impersonate|take on the role|"
+         r"assume the role|take the role|become|transform into|turn into)\b(?:\s+[\w']+){0,5}?\s+"
+         r"(?:you(?:'re| are| were| have| had)?|to be|as if you|as an?|like an?|being|an?\s+(?:ai|assistant|chatbot|model|version|bot|llm))\b[^.\n]{0,80}?\b(?:no|without|free of|freed from|not bound|"
          r"unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|immoral|never refuses?|any question|anything)\b",
-         0.7, "role-play as an unrestricted assistant", needs=("pretend imagine act behave roleplay role play simulate emulate impersonate",)),
+         0.7, "role-play as an unrestricted assistant", needs=("pretend imagine act behave roleplay role play simulate emulate impersonate take assume become transform turn",)),
     rule("jailbreak.act_as", J, r"\b(?:act|acting|pretend|roleplay|role-play)\s+(?:as|like|to be)\b", 0.15,
          "role-play framing", needs=("act acting pretend roleplay role",)),
     rule("jailbreak.jailbreak_word", J, r"\b(?:jailbroken|jailbreak(?:ed|ing)?)\b", 0.35, "uses the word jailbreak",

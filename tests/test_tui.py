@@ -122,7 +122,9 @@ async def test_self_consistency_shows_samples_side_by_side_and_a_vote(home):
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         app.screen.query_one("#strategy", Select).value = "self-consistency"
+        app.screen.query_one("#template", Select).value = "math"
         await pilot.pause()
+        assert "tutor" in str(app.screen.query_one("#system", TextArea).placeholder), "the template's system prompt shows"
         field(app, "samples").value = "3"
         field(app, "max_tokens").value = "16"
         await send(pilot, "What is 2 + 3?")
@@ -138,6 +140,7 @@ async def test_self_consistency_shows_samples_side_by_side_and_a_vote(home):
         assert "agreement" in shown or "none of the 3 samples" in shown
     rows = logged_turns(home)
     assert rows[-1][0] == "self-consistency"
+    assert view.turn["template"] == "math"
 
 
 async def test_invalid_values_show_a_notice_and_send_nothing(home):

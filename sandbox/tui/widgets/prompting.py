@@ -50,7 +50,7 @@ class PromptingPanel(VerticalScroll):
             yield _row(label, Input(compact=True, id=name, placeholder="…"))
         yield Static("blank seed: fresh each turn", id="seed-note", classes="note")
         yield Label("System prompt", classes="section")
-        yield TextArea(id="system", compact=True, placeholder="blank: the template's (or none)")
+        yield TextArea(id="system", compact=True, placeholder="blank: the model's default")
         yield Label("Few-shot examples", classes="section")
         yield Static("coming in a later issue: add, edit, reorder, toggle examples",
                      classes="coming")
@@ -61,6 +61,21 @@ class PromptingPanel(VerticalScroll):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "strategy":
             self.query_one("#samples", Input).disabled = event.value != "self-consistency"
+        elif event.select.id == "template":
+            self.show_template_system(event.value)
+
+    def show_template_system(self, name) -> None:
+        """The system prompt a blank box stands for, so the choice is visible."""
+        system = None
+        if name != NO_TEMPLATE:
+            from sandbox.core import templates
+
+            try:
+                system = templates.load(name).system
+            except SandboxError as e:
+                self.notify(str(e), title="template", severity="error")
+        box = self.query_one("#system", TextArea)
+        box.placeholder = f"blank: the template's — {system}" if system else "blank: the model's default"
 
     # ---- filled in by the screen ------------------------------------------------------------------
 

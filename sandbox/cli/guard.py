@@ -15,7 +15,12 @@ _LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85"
 
 
 def _json_line(obj) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n")
+    line = json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKERS)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSONL "\ud800": keep it as an escape
+        line = json.dumps(obj, ensure_ascii=True)
+    sys.stdout.write(line + "\n")
 
 
 def register(sub) -> None:
@@ -87,7 +92,7 @@ def _printable(s: str, limit: int = 160) -> str:
     out = []
     for ch in s[:limit]:
         o = ord(ch)
-        if o < 32 or o == 127 or 0x200B <= o <= 0x200F or 0x202A <= o <= 0x202E or 0x2060 <= o <= 0x2069 or o == 0xFEFF or o >= 0xE0000:
+        if o < 32 or o == 127 or 0x200B <= o <= 0x200F or 0x202A <= o <= 0x202E or 0x2060 <= o <= 0x2069 or o == 0xFEFF or o >= 0xE0000 or 0xD800 <= o <= 0xDFFF:
             out.append(f"\\x{o:02x}" if o < 256 else f"\\u{o:04x}")
         else:
             out.append(ch)

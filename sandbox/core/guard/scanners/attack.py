@@ -16,11 +16,32 @@ from sandbox.core.guard.text import Folded
 META_DISCOUNT = 0.35
 
 
+class LazyPattern:
+    """A regex compiled on first use: most rules never run on a given text, so start-up stays quick."""
+
+    __slots__ = ("source", "flags", "_compiled")
+
+    def __init__(self, source: str, flags: int = 0):
+        self.source, self.flags, self._compiled = source, flags, None
+
+    @property
+    def compiled(self) -> re.Pattern:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source, self.flags)
+        return self._compiled
+
+    def finditer(self, text: str, *args):
+        return self.compiled.finditer(text, *args)
+
+    def search(self, text: str, *args):
+        return self.compiled.search(text, *args)
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
     category: str
-    pattern: re.Pattern
+    pattern: LazyPattern
     score: float
     detail: str
     # Each group is a set of words; the rule runs only if every group has a word in the text.
@@ -34,7 +55,7 @@ class Rule:
 
 def rule(id, category, pattern, score, detail, needs=(), check=None, flags=0, views=("text", "leet"), lit=()) -> Rule:
     groups = tuple(frozenset(g.split()) if isinstance(g, str) else frozenset(g) for g in needs)
-    return Rule(id, category, re.compile(pattern, flags), score, detail, groups, check, views, tuple(lit))
+    return Rule(id, category, LazyPattern(pattern, flags), score, detail, groups, check, views, tuple(lit))
 
 
 def words(*alternatives: str) -> str:

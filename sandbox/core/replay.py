@@ -620,7 +620,8 @@ def verdict_line(result: dict) -> str:
     if result.get("error"):
         line += f" — {result['error']}"
     elif result["differences"]:
-        line += " (" + ", ".join(result["differences"]) + " differ)"
+        diffs = result["differences"]
+        line += " (" + ", ".join(diffs) + (" differs)" if len(diffs) == 1 else " differ)")
     if result["answer_changed"]:
         line += f" · answer {result['answer_before']!r} → {result['answer_after']!r}"
     if result.get("note"):

@@ -150,6 +150,11 @@ class CompareScreen(Screen):
         elif not self.running:
             self.app.pop_screen()
 
+    def on_unmount(self) -> None:
+        # Leaving (or quitting) mid-run: stop generating at the next token so the app can exit.
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+
     def status(self, text: str) -> None:
         self.query_one("#compare-status", Static).update(text)
 

@@ -36,7 +36,7 @@ class SandboxApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "sandbox"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("f6", "compare", "Compare")]
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()
@@ -59,6 +59,18 @@ class SandboxApp(App):
         """The loaded Session, or None while the model loads (or after it failed to)."""
         return self.main.session
 
+    def action_compare(self) -> None:
+        """One input through several strategies side by side, on the loaded model."""
+        from sandbox.tui.screens.compare import CompareScreen
+
+        if isinstance(self.screen, CompareScreen):
+            return
+        if self.session is None:
+            self.notify(self.main.load_error or "model still loading — Compare opens once it is ready",
+                        severity="error" if self.main.load_error else "warning")
+            return
+        self.push_screen(CompareScreen(self.session))
+
     async def action_quit(self) -> None:
         self.main.cancel_running()
         self.exit(0)
@@ -75,6 +87,7 @@ class SandboxApp(App):
         yield SystemCommand("Focus prompting", "Strategy, template and sampling controls (F3)", main.action_focus_prompting)
         yield SystemCommand("Focus prompt input", "Where you type (F4)", main.action_focus_prompt)
         yield SystemCommand("Focus inspector", "Model, last turn, memory, cost, guard (F5)", main.action_focus_inspector)
+        yield SystemCommand("Compare strategies", "One input through several strategies side by side (F6)", self.action_compare)
 
 
 def make_app(model: str | None = None, models_file: str | None = None) -> SandboxApp:

@@ -170,3 +170,34 @@ def test_table_lists_each_strategy():
     assert lines[0].split()[:3] == ["strategy", "accuracy", "no-answer"] and "cost USD (gpt-4o)" in lines[0]
     assert lines[2].split() == ["self-consistency", "×5", "0.25", "(1/4)", "2", "1,000", "400", "(100/row)", "0.001200"]
     assert report.to_dict()["results"]["self-consistency"]["accuracy"] == 0.25
+
+
+def test_a_template_with_nothing_to_extract_is_refused(tmp_path, tiny):
+    loose = tmp_path / "loose.toml"
+    loose.write_text('name = "loose"\ntemplate = "Review: {input}"\n')
+    with pytest.raises(SandboxError, match="no answer_pattern or answer_choices, so zero-shot replies"):
+        evaluate.plan(str(loose), data=tiny, strategies="zero-shot,cot")
+    assert evaluate.plan(str(loose), data=tiny, strategies="cot").strategies == ("cot",)  # "The answer is X"
+
+
+def test_progress_redraws_a_bar_on_a_terminal_and_prints_a_line_per_strategy_otherwise():
+    import io
+
+    from sandbox.cli.eval import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    r = evaluate.StrategyResult("cot", "s1", n=2, correct=1)
+    for stream in (Terminal(), io.StringIO()):
+        p = Progress(stream)
+        p.started(evaluate.StrategyStarted("cot", 2, "s1"))
+        for i, ok in ((1, True), (2, False)):
+            p.row(evaluate.RowDone("cot", i, 2, i, "5", "5" if ok else None, ok, 10.0, "t", "stop"))
+        p.done(r)
+        out = stream.getvalue()
+        if stream.isatty():
+            assert "\r" in out and "[###############...............] 1/2  1 correct" in out
+        else:
+            assert out == "             cot  2 rows  accuracy 0.50  0 without an answer\n"

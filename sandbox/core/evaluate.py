@@ -96,9 +96,17 @@ def plan(template: str, *, data: str | Path | None = None, strategies: str | Seq
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= hi:
         raise SandboxError(f"--seed {seed!r} is out of range for {len(rows)} rows; use a value from 0 to {hi}")
     # Pure rendering: a strategy the template cannot serve (few-shot without examples) fails here.
+    blind = []
     for name in names:
         for row in rows:
-            render(name, tpl, row.input, samples=samples)
+            rendered = render(name, tpl, row.input, samples=samples)
+        if not rendered.extracts:
+            blind.append(name)
+    if blind:
+        raise SandboxError(
+            f"template {tpl.name!r} has no answer_pattern or answer_choices, so {', '.join(blind)} "
+            f"replies have no answer to score; add one to {tpl.path} or leave those strategies out"
+        )
     return EvalPlan(tpl, data_path, rows, names, samples, seed, max_tokens, temperature)
 
 

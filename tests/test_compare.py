@@ -51,6 +51,7 @@ def test_two_strategies_give_two_results_logged_as_one_compare_session(base, san
         assert r.completion_tokens > 0 and r.prompt_tokens > 0 and r.ms > 0 and r.cost_usd > 0
         assert r.answer in (None, "positive", "negative", "neutral")
     assert results[1].prompt_tokens > results[0].prompt_tokens  # the examples are in the prompt
+    assert [r.seed for r in results] == [11, 11]
     rows = logged(sandbox_home)
     assert [(t, s, seed) for t, s, seed, _ in rows] == [
         (f"compare · {REVIEW}", "zero-shot", 11), (f"compare · {REVIEW}", "few-shot", 11)]
@@ -63,6 +64,20 @@ def test_a_bad_request_fails_before_any_work_and_logs_nothing(base, sandbox_home
     with pytest.raises(SandboxError, match="unknown strategy"):
         run_compare(base, REVIEW, ["zero-shot", "tree"], template="sentiment")
     assert logged(sandbox_home) == []
+
+
+def test_cancel_stops_before_the_next_strategy(base, sandbox_home):
+    import threading
+
+    cancel = threading.Event()
+    done = None
+    for ev in compare(base, REVIEW, ["zero-shot", "few-shot"], template="sentiment",
+                      params=base.defaults.with_(max_tokens=8), cancel=cancel):
+        if isinstance(ev, StrategyFinished):
+            cancel.set()
+        done = ev
+    assert isinstance(done, CompareDone) and done.cancelled and [r.strategy for r in done.results] == ["zero-shot"]
+    assert [s for _, s, _, _ in logged(sandbox_home)] == ["zero-shot"]
 
 
 # ---- the Compare screen ------------------------------------------------------------------------------

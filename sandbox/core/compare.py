@@ -39,6 +39,7 @@ class CompareResult:
     cost_model: str | None = None
     finish_reason: str = "stop"
     blocked: bool = False
+    seed: int | None = None  # the same for every strategy of one comparison
 
     @property
     def cost_usd(self) -> float | None:
@@ -54,6 +55,7 @@ class CompareResult:
             prompt_tokens=u["prompt_tokens"], cached_tokens=u["cached_tokens"], completion_tokens=u["completion_tokens"],
             ms=t["total_ms"], ttft_ms=t["ttft_ms"], tokens_per_s=t["tokens_per_s"], cost=turn.get("cost") or {},
             cost_model=cost_model, finish_reason=turn["finish_reason"], blocked=bool(turn["blocked"]),
+            seed=turn.get("seed"),
         )
 
     def to_dict(self) -> dict:

@@ -182,7 +182,8 @@ class CompareScreen(Screen):
                 if col.result is None:
                     await col.failed("not run (cancelled)")
             done = "cancelled" if event.cancelled else "done"
-            self.status(f"{done} · logged as session {event.session_id[:12]} (sandbox log show {event.session_id[:12]})")
+            seed = f" · seed {event.results[0].seed}" if event.results else ""
+            self.status(f"{done}{seed} · logged as session {event.session_id[:12]} (sandbox log show {event.session_id[:12]})")
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "compare" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR,

@@ -78,6 +78,13 @@ def test_bad_requests_are_one_clear_error(tiny, kwargs, says):
     assert says in str(e.value)
 
 
+def test_a_label_that_is_not_a_choice_is_named_by_line(tmp_path):
+    data = tmp_path / "typo.jsonl"
+    data.write_text('{"input": "ok", "expected": "Positive"}\n{"input": "bad", "expected": "postive"}\n')
+    with pytest.raises(SandboxError, match=r"line 2: expected 'postive' is not one of sentiment's answer_choices"):
+        evaluate.plan("sentiment", data=data)
+
+
 def test_few_shot_on_a_template_without_examples_fails_in_the_plan(tmp_path, tiny):
     bare = tmp_path / "bare.toml"
     bare.write_text('name = "bare"\ntemplate = "Review: {input}"\nanswer_choices = ["positive", "negative", "neutral"]\n')

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from sandbox.core import answers, templates
-from sandbox.core.errors import SandboxError
+from sandbox.core.errors import ConfigError, SandboxError
 from sandbox.core.events import TurnDone
 from sandbox.core.sampling import LIMITS, SamplingParams
 from sandbox.core.strategies import DEFAULT_SAMPLES as SC_DEFAULT_SAMPLES, MAX_SAMPLES, STRATEGIES, n_samples, render
@@ -91,6 +91,12 @@ def plan(template: str, *, data: str | Path | None = None, strategies: str | Seq
     rows = tuple(templates.load_data(data_path))
     if limit is not None:
         rows = rows[:limit]
+    choices = tpl.answer_choices
+    if choices:  # a label no reply can ever match would silently score as wrong
+        bad = [f"line {r.line}: expected {r.expected!r} is not one of {tpl.name}'s answer_choices ({', '.join(choices)})"
+               for r in rows if answers.normalise(r.expected, choices) is None]
+        if bad:
+            raise ConfigError(data_path, bad)
     seed = DEFAULT_SEED if seed is None else seed
     hi = LIMITS["seed"][1] - SEED_STRIDE * len(rows)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= hi:

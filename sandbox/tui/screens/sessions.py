@@ -86,7 +86,7 @@ class SessionsScreen(Screen):
         self.action_refresh()
 
     def on_screen_resume(self) -> None:
-        if self.is_mounted and self.rows is not None:
+        if self.is_mounted:
             self.action_refresh()  # a re-run may have added a session
 
     # ---- the list -------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ class SessionsScreen(Screen):
     def filters(self) -> dict:
         def value(id: str):
             v = self.query_one(f"#{id}", Select).value
-            return None if v is Select.BLANK else v
+            return v if isinstance(v, str) else None  # not a choice: the blank entry
 
         return {"search": self.query_one("#sessions-search", Input).value.strip() or None,
                 "model": value("sessions-model"), "strategy": value("sessions-strategy"),
@@ -135,7 +135,7 @@ class SessionsScreen(Screen):
             select = self.query_one("#sessions-model", Select)
             current = select.value
             select.set_options([(m, m) for m in sorted(self.models_seen)])
-            if current is not Select.BLANK:
+            if isinstance(current, str):
                 select.value = current
         active = [f"{k} {v!r}" for k, v in filters.items() if v]
         status = f"{len(rows)} session{'s' if len(rows) != 1 else ''}"
@@ -196,6 +196,8 @@ class ReplayScreen(Screen):
         self.cancel_event: threading.Event | None = None
         self.running = False
         self.current_idx: int | None = None
+        self._lines: list[tuple[dict, str]] = []  # verdict lines of the running re-run
+        self._running_idx: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="replay-header", markup=False)
@@ -334,7 +336,7 @@ class ReplayScreen(Screen):
             return
         self.running = True
         self.results = {}
-        self._lines: list[tuple[dict, str]] = []
+        self._lines = []
         self._running_idx = None
         self.cancel_event = threading.Event()
         self.rerun_panel.status("starting…")

@@ -1,0 +1,120 @@
+"""The Sessions and Replay screens, driven headless through Pilot, on a real log and the real model."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.widgets import DataTable, Input, Static
+
+from sandbox.tui.screens.sessions import ReplayScreen, SessionsScreen
+
+pytestmark = pytest.mark.model
+
+TEXTS = ["Name a fruit.", "What colour is it?", "Say that in French."]
+SIZE = (140, 42)
+
+
+def make_session(texts=TEXTS) -> str:
+    from sandbox.core.session import Session, TurnOptions
+
+    s = Session.open(n_ctx=1024)
+    try:
+        for i, text in enumerate(texts):
+            params = s.defaults.with_(temperature=0.8, seed=100 + i, max_tokens=16)
+            for _ in s.turn(text, TurnOptions(params=params)):
+                pass
+    finally:
+        s.close()
+    return s.id
+
+
+class Host(App):
+    """A bare app that opens the Sessions screen, as the real app's binding does."""
+
+    def on_mount(self) -> None:
+        self.push_screen(SessionsScreen())
+
+
+def text_of(widget: Static) -> str:
+    console = Console(width=max(widget.size.width, 60), file=io.StringIO(), record=True)
+    console.print(widget.render())
+    return console.export_text()
+
+
+async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+
+
+def shown(app, id: str) -> str:
+    return text_of(app.screen.query_one(f"#{id}", Static))
+
+
+async def test_list_open_step_and_rerun(sandbox_home):
+    from sandbox.core.store import Store
+
+    sid = make_session()
+    other = make_session(["Count to three."])
+    with Store.open(readonly=True) as store:
+        turns = store.turns(sid)
+
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2, what="the session list")
+        assert [str(k.value) for k in table.rows] == [other, sid]  # newest first
+        assert "Name a fruit." in str(table.get_row(sid)[0]) and table.get_row(sid)[2] == "3"
+        assert str(table.get_row(sid)[4]).startswith("$")
+
+        # full-text search narrows the list
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"colour")
+        await wait_for(pilot, lambda: table.row_count == 1, what="the search")
+        assert str(next(iter(table.rows)).value) == sid
+
+        await pilot.press("enter")  # from the search box to the list
+        assert app.focused is table
+        await pilot.press("enter")  # open
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.replay is not None,
+                       what="the replay")
+        replay = app.screen
+        await pilot.pause(0.1)
+        assert "turn 0" in text_of(replay.query_one("#replay-turn-title"))
+        assert shown(app, "replay-rendered-prompt").strip().endswith("assistant")
+
+        await pilot.press("n")
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert replay.current_idx == 2
+        rendered = shown(app, "replay-rendered-prompt")
+        assert TEXTS[2] in rendered and TEXTS[0] in rendered
+        assert turns[0]["output"].split()[0] in rendered
+        assert "#0, #1" in shown(app, "replay-memory-window")
+        assert "seed 102" in shown(app, "replay-params")
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        assert replay.current_idx == 1 and TEXTS[1] in shown(app, "replay-rendered-prompt")
+
+        await pilot.press("r")
+        await wait_for(pilot, lambda: replay.rerun_result is not None, timeout=120, what="the re-run")
+        await pilot.pause(0.1)
+        results = shown(app, "rerun-results")
+        assert results.count("reproduced") == 3, results
+        assert "identical" in shown(app, "rerun-summary")
+        assert replay.rerun_result["identical"] is True
+        assert "reproduced" in shown(app, "replay-rerun-verdict")  # on the turn being viewed
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen), what="going back")
+        app.screen.query_one(Input).value = ""  # clear the search
+        await wait_for(pilot, lambda: table.row_count == 3, what="the re-run in the list")
+        assert any(str(table.get_row_at(i)[0]).startswith("↻") for i in range(3))

@@ -146,10 +146,17 @@ async def test_self_consistency_shows_samples_side_by_side_and_a_vote(home):
 async def test_invalid_values_show_a_notice_and_send_nothing(home):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        field(app, "max_tokens").value = "8"  # typed while loading: kept, not overwritten by the defaults
         await send(pilot, "too early")
-        if app.session is None:  # the model takes a moment; Enter meanwhile only says so
+        if app.session is None:  # the model takes a moment: Enter says so, and sends once it is ready
+            await pilot.pause(0.05)
             assert any("still loading" in m for m in notices(app))
         await loaded(pilot)
+        await wait_for(pilot, lambda: app.screen.query(TurnView), what="the queued prompt")
+        await turn_finished(pilot)
+        assert app.screen.query_one(TurnView).user_text == "too early"
+        assert app.screen.query_one(TurnView).turn["usage"]["completion_tokens"] <= 8
+        assert field(app, "temperature").value == str(app.session.defaults.temperature)
 
         field(app, "temperature").value = "abc"
         await send(pilot, "hello")

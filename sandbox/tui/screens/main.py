@@ -47,6 +47,7 @@ class MainScreen(Screen):
         self.cancel_event: threading.Event | None = None
         self.view: TurnView | None = None
         self.sent_text = ""
+        self.send_when_ready = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="columns"):
@@ -69,7 +70,8 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.conversation.prompt.focus()
-        self.load_model()
+        # After the first frame: the loader's imports (llama_cpp) would otherwise hold the GIL first.
+        self.call_after_refresh(self.load_model)
 
     # ---- workers: the only places that call core's slow functions ---------------------------------
 
@@ -146,6 +148,9 @@ class MainScreen(Screen):
         self.inspector.show_model(session)
         await self.conversation.model_ready(
             f"{session.spec.title} is ready. Type a prompt and press Enter · F2 shows the exact prompt first.")
+        if self.send_when_ready:  # Enter was pressed while loading
+            self.send_when_ready = False
+            await self.action_send()
 
     # ---- core events, in order ----------------------------------------------------------------------
 
@@ -180,6 +185,9 @@ class MainScreen(Screen):
         if self.session is None:
             if self.load_error:
                 self.notify(f"no model loaded: {self.load_error}", severity="error")
+            elif what == "send":
+                self.send_when_ready = True
+                self.notify("model still loading — the prompt goes out as soon as it is ready", severity="warning")
             else:
                 self.notify(f"model still loading — {what} once it is ready", severity="warning")
             return False

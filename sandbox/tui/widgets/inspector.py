@@ -114,16 +114,17 @@ class Inspector(VerticalScroll):
         for enc, (n_in, n_out) in counted.items():
             lines.append(f"{enc or '?'}: ", style="dim")
             lines.append(f"{fmt.count(n_in)} in · {fmt.count(n_out)} out\n")
-        t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim")
+        t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim", collapse_padding=True)
         t.add_column("model", overflow="ellipsis", no_wrap=True, ratio=1)
+        t.add_column("", width=1)
         t.add_column("turn", justify="right", no_wrap=True)
         t.add_column("session", justify="right", no_wrap=True)
         for model in dict.fromkeys([*cost, *total]):
             c, s = cost.get(model) or {}, total.get(model) or {}
             exact = c.get("exact", True) and s.get("exact", True)
-            mark = "" if exact else "≈"
-            t.add_row(model, mark + fmt.usd(c.get("usd")) if c else "—", mark + fmt.usd(s.get("usd")) if s else "—")
-        note = Text("≈ counted with a stand-in tokenizer", style="dim") if any(
+            t.add_row(model, "" if exact else Text("≈", style="yellow"),
+                      fmt.usd(c.get("usd")) if c else "—", fmt.usd(s.get("usd")) if s else "—")
+        note = Text.assemble(("≈", "yellow"), (" counted with a stand-in tokenizer", "dim")) if any(
             not c.get("exact", True) for c in [*cost.values(), *total.values()]) else Text("")
         self._set("cost-info", Group(lines, t, note))
 

@@ -85,11 +85,13 @@ class PromptingPanel(VerticalScroll):
         picker.value = NO_TEMPLATE
 
     def set_defaults(self, params: SamplingParams) -> None:
-        """The model's defaults from models.toml; the seed stays blank (fresh per turn)."""
+        """The model's defaults from models.toml, in the fields not already filled in while it
+        loaded; the seed stays blank (fresh per turn)."""
         for name, _, _ in FIELDS:
             value = getattr(params, name)
             field = self.query_one(f"#{name}", Input)
-            field.value = "" if value is None else str(value)
+            if not field.value.strip() and value is not None:
+                field.value = str(value)
             field.placeholder = ""
 
     def show_seed(self, seed: int | None) -> None:

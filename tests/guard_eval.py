@@ -86,6 +86,26 @@ def corpus_mini(policy) -> dict:
     return {"available": True, "n": len(fixtures), "recall": round(1 - len(missed) / len(fixtures), 3), "missed": missed}
 
 
+def bastion(policy) -> dict:
+    """Optional: the bastioncorpus package (MIT; prompt injections with benign look-alikes), when
+    importable. Flagged = an attack category acted; benign = no attack category acted."""
+    try:
+        from bastioncorpus import load_corpus
+    except ImportError:
+        return {"available": False}
+    rows = list(load_corpus())
+    mal = [r for r in rows if r.label == "malicious"]
+    ben = [r for r in rows if r.label != "malicious"]
+
+    def attacked(text):
+        return any(f.category in ATTACK and f.action != "allow" for f in policy.scan(text).findings)
+
+    missed = [r.id for r in mal if not attacked(r.text)]
+    fps = [r.id for r in ben if attacked(r.text)]
+    return {"available": True, "malicious": len(mal), "recall": round(1 - len(missed) / len(mal), 3), "missed": missed,
+            "benign": len(ben), "fp_rate": round(len(fps) / len(ben), 3), "false_positives": fps}
+
+
 def bench_text(chars: int = 8000) -> str:
     """An ordinary-looking ~2,000-token text with a few things for the scanners to find."""
     para = ("The quarterly report shows revenue grew in every region, driven by new customers in Europe and Asia. "
@@ -141,6 +161,9 @@ def main() -> int:
     for m in r["misses"]:
         print("  MISS", m)
     print("jailbreak-corpus-mini:", json.dumps(r["corpus_mini"]))
+    from sandbox.core.guard import load_policy
+
+    print("bastioncorpus (optional):", json.dumps(bastion(load_policy())))
     if "--no-timing" not in sys.argv:
         for name, t in timing().items():
             print(f"timing {name}: " + ", ".join(f"{k} {v}" for k, v in t.items()))

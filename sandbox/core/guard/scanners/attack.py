@@ -51,11 +51,17 @@ class Rule:
     views: tuple[str, ...] = ("text", "leet")
     # Optional substrings of which one must occur in the folded text (for rules keyed on punctuation).
     lit: tuple[str, ...] = ()
+    # Rules that read the same evidence share a group and count once when signals are combined.
+    group: str = ""
 
 
-def rule(id, category, pattern, score, detail, needs=(), check=None, flags=0, views=("text", "leet"), lit=()) -> Rule:
+def rule(id, category, pattern, score, detail, needs=(), check=None, flags=0, views=("text", "leet"), lit=(), group="") -> Rule:
     groups = tuple(frozenset(g.split()) if isinstance(g, str) else frozenset(g) for g in needs)
-    return Rule(id, category, LazyPattern(pattern, flags), score, detail, groups, check, views, tuple(lit))
+    GROUP_OF[id] = group or id
+    return Rule(id, category, LazyPattern(pattern, flags), score, detail, groups, check, views, tuple(lit), group or id)
+
+
+GROUP_OF: dict[str, str] = {}  # rule id -> group, filled as rule lists are built
 
 
 def words(*alternatives: str) -> str:
@@ -98,7 +104,7 @@ def run_rules(rules: list[Rule], folded: Folded, limit_per_rule: int = 4) -> lis
 
 _META_OPEN = re.compile(
     r"^\s*(?:(?:so|ok|okay|hi|hey|hello|quick question|question|honest question)[,:!]?\s+)*"
-    r"(?:what|what's|whats|how|why|when|where|who|which|is|are|was|were|can|could|does|do|did|should|"
+    r"(?:what|what's|whats|how|why|is|are|was|were|can|could|does|do|did|should|"
     r"would|explain|describe|define|give me (?:an? )?(?:overview|summary|examples?|history)|"
     r"tell me (?:about|what|how|why)|i'm (?:studying|researching|writing|curious)|i am (?:studying|researching|writing|curious)|"
     r"in the context of|for (?:a|my) (?:security|research|class|course|paper|thesis))\b"
@@ -114,6 +120,7 @@ _FOLLOW_THROUGH = re.compile(
     r"\b(?:now (?:do|answer|respond|act|say|tell|follow|comply|proceed)|do it|then do|and then (?:do|follow|answer|comply|tell)|"
     r"follow (?:it|them|these|this)|comply|obey|respond (?:only )?as|from now on|you (?:must|will|shall) now|"
     r"stay in character|confirm by|answer as|reply as|without (?:any )?(?:restrictions|filters|warnings)|"
+    r"you (?:will|must|shall|are going to|'ll|are to|have to) (?!be (?:able|asked))|"
     r"(?:can|could|would|will|won't) you (?:please )?(?:now |just )?(?:ignore|disregard|forget|pretend|act|become|print|"
     r"repeat|reveal|show|output|enter|enable|switch|turn|stop|drop|bypass|be))\b"
 )
@@ -134,13 +141,10 @@ def combine(findings: list[Finding], category: str, meta: bool, combined_id: str
     mine = [f for f in findings if f.category == category]
     if not mine:
         return []
-    if meta:
-        for f in mine:
-            f.score = round(f.score * META_DISCOUNT, 3)
-            f.detail += " (discounted: reads as a question about the topic)"
     best: dict[str, float] = {}
     for f in mine:
-        best[f.rule] = max(best.get(f.rule, 0.0), f.score)
+        g = GROUP_OF.get(f.rule, f.rule)
+        best[g] = max(best.get(g, 0.0), f.score)
     if len(best) >= 2:
         rest = 1.0
         for s in best.values():
@@ -151,4 +155,8 @@ def combine(findings: list[Finding], category: str, meta: bool, combined_id: str
             end = max(f.span[1] for f in mine)
             names = ", ".join(sorted(best))
             mine.append(Finding(combined_id, category, total, (start, end), f"{len(best)} signals together: {names}"))
+    if meta:  # after combining, so several discounted signals cannot add up past the threshold
+        for f in mine:
+            f.score = round(f.score * META_DISCOUNT, 3)
+            f.detail += " (discounted: reads as a question about the topic)"
     return mine

@@ -84,10 +84,10 @@ LEAK_TARGET = words(
     "pre-prompt|preprompt|meta prompt|metaprompt|developer message|developer prompt|system instructions|"
     "initial instructions|original instructions|hidden instructions|secret instructions|instructions|rules|"
     "guidelines|directives|configuration|prompt|context window|context|programming|hidden message|"
-    "developer instructions|custom instructions"
+    "developer instructions|custom instructions|operating instructions"
 )
 STRONG_TARGETS = {
-    "system prompt", "system prompts", "system message", "initial prompt", "original prompt", "hidden prompt",
+    "operating instructions", "system prompt", "system prompts", "system message", "initial prompt", "original prompt", "hidden prompt",
     "secret prompt", "pre-prompt", "preprompt", "meta prompt", "metaprompt", "developer message",
     "developer prompt", "system instructions", "initial instructions", "original instructions",
     "hidden instructions", "secret instructions", "hidden message", "developer instructions", "custom instructions",
@@ -95,7 +95,8 @@ STRONG_TARGETS = {
 LEAK_VERBS = words(
     "repeat|print|output|show|display|reveal|tell|give|write|list|recite|echo|dump|return|share|spell out|"
     "paste|copy|reproduce|leak|expose|disclose|summarize|summarise|translate|paraphrase|encode|type out|"
-    "read back|read out|provide|send|describe"
+    "read back|read out|provide|send|describe|repeating|printing|outputting|showing|displaying|revealing|"
+    "sharing|dumping|reproducing|leaking|disclosing|summarizing|summarising|add a short summary of|include"
 )
 
 
@@ -121,9 +122,20 @@ def _leak_check(m: re.Match) -> float:
 
 
 _SYSTEM_VOICE = re.compile(
-    r"\b(?:you|your|assistant|the ai|ai|model|must|ignore|reveal|always|never|instructions?|respond|answer|rules|allowed|"
-    r"unrestricted|override|mode|confidential|secret|password|comply|obey|disregard)\b"
+    r"\b(?:you|your|assistant|the ai|model|must|ignore|reveal|always|never|instructions?|respond|rules|unrestricted|"
+    r"override|confidential|comply|obey|disregard|before (?:you )?(?:answer|reply|respond|responding|replying|answering))\b"
 )
+_SYSTEM_VOICE_WEAK = re.compile(
+    r"\b(?:answer|allowed|mode|secret|password|call|grant|admin|access|append|forward|send|delete|allow|required|requests?|user)\b"
+)
+
+
+def _system_line_check(m: re.Match) -> float:
+    rest = m.group("rest")
+    if _SYSTEM_VOICE.search(rest):
+        return 0.7
+    return 0.65 if len(set(_SYSTEM_VOICE_WEAK.findall(rest))) >= 2 else 0.25
+
 
 SPECIAL_TOKENS = (
     r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text|"
@@ -134,15 +146,13 @@ RULES = [
     rule(
         "injection.ignore_previous", "injection",
         rf"\b(?P<verb>{IGNORE})\b(?P<gap>(?:[\s,:-]+(?!{NOUN}\b)[\w'-]+){{0,5}}?)[\s,:-]+(?P<noun>{NOUN})\b(?=(?P<after>[\s,]+[\w']+(?:\s+[\w']+){{0,3}})?)",
-        0.9, "asks the model to drop its instructions", needs=(IGNORE_WORDS, NOUN_WORDS), check=_ignore_check,
-    ),
+        0.9, "asks the model to drop its instructions", needs=(IGNORE_WORDS, NOUN_WORDS), check=_ignore_check, group="ignore"),
     rule(
         "injection.ignore_everything", "injection",
         rf"\b{IGNORE}\s+(?:(?:all|of|the|that)\s+)*(?:everything|anything|all|what)(?:\s+(?:that|which|i|you|we|it|has|"
         r"have|had|was|were|been|is|are|said|told|written|stated|mentioned|given|wrote|were given|instructed))*\s+"
         r"(?:above|before|previously|earlier|prior|so far|until now|up to now|up until now|thus far|in your prompt)\b",
-        0.9, "asks the model to drop everything before", needs=(IGNORE_WORDS,),
-    ),
+        0.9, "asks the model to drop everything before", needs=(IGNORE_WORDS,), group="ignore"),
     rule("injection.ignore_user", "injection",
          rf"\b{IGNORE}\s+(?:whatever|what|anything|everything|all)\s+(?:that\s+)?(?:the\s+)?(?:user|users|they|customer|human|person|i|you)\s+"
          r"(?:asked|asks|said|says|wants?|wanted|requested|requests|tells? you|told you|typed|wrote)\b",
@@ -150,15 +160,14 @@ RULES = [
     rule(
         "injection.ignore_above", "injection",
         rf"\b{IGNORE}\s+(?:all\s+)?(?:of\s+)?(?:the\s+|that\s+)?(?:above|previous|preceding|prior)\s*(?=[.,;:!\n]|and\b|$)",
-        0.6, "asks the model to drop what came before", needs=(IGNORE_WORDS, "above previous preceding prior"),
-    ),
+        0.6, "asks the model to drop what came before", needs=(IGNORE_WORDS, "above previous preceding prior"), group="ignore"),
     rule(
         "injection.instructions_void", "injection",
         r"\b(?:previous|prior|above|earlier|original|initial|old|all|your|system|safety)\s+(?:\w+\s+)?"
         r"(?:instructions|rules|guidelines|prompts?|directives|programming|restrictions|constraints|filters)\s+"
         r"(?:(?:above|below|here|in this chat|you were given|you received)\s+)?(?:are|is|have been|were|has been|no longer|don't|do not|now)\s+(?:now\s+|hereby\s+|officially\s+|been\s+)?"
         r"(?:void|null|cancel+ed|revoked|obsolete|invalid|ignored|overridden|lifted|removed|disabled|suspended|"
-        r"deactivated|replaced|irrelevant|apply|valid|in effect|no longer|off|gone)\b",
+        r"deactivated|replaced|irrelevant|apply|valid|in effect|no longer|off|gone|changed|updated|rewritten)\b",
         0.85, "declares the model's instructions void", needs=("instructions rules guidelines prompt prompts directives programming restrictions constraints filters",),
     ),
     rule(
@@ -197,14 +206,16 @@ RULES = [
     rule("injection.role_tag", "injection", r"</?\s*(?:user|assistant|human|ai)\s*>", 0.35,
          "contains a chat-role tag", needs=("user assistant human ai",), views=("text",)),
     rule("injection.system_line", "injection",
-         r"(?m)^[ \t>*#\[(]*(?:system|sys|developer|admin|root|system message|system prompt)\s*[\]):]\s*(?P<rest>\S[^\n]{0,300})", 0.65,
-         "a line posing as a system message", needs=("system sys developer admin root",), views=("text",),
-         check=lambda m: 0.7 if _SYSTEM_VOICE.search(m.group("rest")) else 0.25),
+         r"(?m)^[ \t>*#\[(]*(?:system|sys|developer|admin|root|system message|system prompt|system note|system notice|system update|"
+         r"system alert|system hint|system instruction|system override|admin note|processing note|operator note|"
+         r"important system update|new system prompt)\s*[\]):]\s*(?P<rest>\S[^\n]{0,300})", 0.65,
+         "a line posing as a system message", needs=("system sys developer admin root processing operator",), views=("text",),
+         check=_system_line_check),
     rule("injection.instruction_header", "injection",
          r"(?m)^[ \t]*#{2,}\s*(?:system|instruction|instructions|new instructions|developer|admin|new task|response)\b", 0.6,
          "a '### Instruction' style header", needs=("system instruction instructions developer admin task response",), views=("text",)),
     rule("injection.role_line", "injection", r"(?m)^[ \t]*(?:assistant|ai|bot|chatgpt|human|user)\s*:", 0.3,
-         "a line posing as a chat turn", needs=("assistant ai bot chatgpt human user",), views=("text",)),
+         "a line posing as a chat turn", needs=("assistant ai bot chatgpt human user",), views=("text",), group="role_line"),
     rule("injection.pwned", "injection",
          r"\b(?:i\s+have\s+been|i've\s+been|you\s+have\s+been|been)\s+pwned\b|\bpwned\b", 0.75,
          "the classic injection payload", needs=("pwned",)),
@@ -240,7 +251,8 @@ RULES = [
          r"\b(?:dear|hey|attention)\s+(?:ai|assistant|llm|chatbot|language model|gpt|chatgpt|agent|bot)\b\s*[,:!]",
          0.6, "text addressing an AI that reads it", needs=("ai assistant model llm chatbot gpt chatgpt agent bot",)),
     rule("injection.vocative_command", "injection",
-         r"(?:^|[\[(\n.!?]\s*|\b(?:hey|dear|attention|psst|ok|okay)\s+)(?:assistant|ai|chatbot|llm|gpt|chatgpt|bot|language model|agent)\s*[,:]\s*"
+         r"(?:^|[\[(\n.!?]\s*|\b(?:hey|dear|attention|psst|ok|okay)\s+)(?:ai\s+)?(?:assistant|ai|chatbot|llm|gpt|chatgpt|bot|language model|agent)s?"
+         r"(?:\s+(?:reading|processing|summari[sz]ing|reviewing|parsing|handling)\s+(?:this|these|the\s+\w+))?\s*[,:]\s*"
          r"(?:please\s+)?(?:ignore|disregard|forget|instead|do not|don't|you must|always|never|stop|override|reveal|print)\b",
          0.65, "text that orders the AI reading it", needs=("assistant ai chatbot llm gpt chatgpt bot model agent",)),
     rule("injection.to_the_ai_processing", "injection",
@@ -265,7 +277,9 @@ RULES = [
          r"(?=(?P<after>\s+[\w']+(?:\s+[\w']+){0,4})?)",
          0.9, "asks for the model's hidden instructions", check=_leak_check,
          needs=("repeat print output show display reveal tell give write list recite echo dump return share spell paste "
-                "copy reproduce leak expose disclose summarize summarise translate paraphrase encode type read provide send describe",
+                "copy reproduce leak expose disclose summarize summarise translate paraphrase encode type read provide send describe "
+                "repeating printing outputting showing displaying revealing sharing dumping reproducing leaking disclosing "
+                "summarizing summarising add include",
                 "prompt prompts message instructions rules guidelines directives configuration context programming preprompt metaprompt")),
     rule("prompt_leak.repeat_above", "prompt_leak",
          r"\b(?:repeat|print|output|copy|reproduce|recite|echo|show|write|return|paste|display|tell me|give me)\b"
@@ -297,6 +311,107 @@ RULES = [
          r"(?:your|the)\s+(?:context(?: window)?|prompt|system prompt|system message|memory|instructions|configuration|environment|config)\b",
          0.85, "asks for secrets from the model's context", needs=("key keys password passwords secret secrets credentials token tokens", "context prompt memory instructions configuration environment config")),
 ]
+
+
+
+# ---- multilingual basics (German, French, Spanish, Italian; accents are folded away) ----
+ML_IGNORE = (
+    r"\b(?:ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte|ignore[zr]?|oublie[zr]?|ignora|ignorar|olvida|"
+    r"olvide|dimentica|dimenticare|non seguire|no sigas)\b"
+)
+ML_RULES = [
+    rule("injection.ignore_previous_ml", "injection",
+         ML_IGNORE + r"(?:\s+\w+){0,4}?\s+(?:anweisungen|instruktionen|regeln|richtlinien|vorgaben|instructions|consignes|regles|"
+         r"instrucciones|reglas|indicaciones|istruzioni|regole|direttive)\b",
+         0.85, "asks the model to drop its instructions (non-English)",
+         needs=("ignoriere ignorier ignorieren vergiss vergessen missachte ignorez ignorer ignore oublie oubliez oublier ignora ignorar olvida "
+                "olvide dimentica dimenticare seguire sigas",)),
+    rule("injection.forget_everything_ml", "injection",
+         r"\b(?:vergiss|vergessen sie|oublie[zr]?|olvida|dimentica)\s+(?:alles|tout|todo|tutto)\b",
+         0.6, "asks the model to forget everything (non-English)", needs=("vergiss vergessen oublie oubliez olvida dimentica",)),
+    rule("injection.new_instructions_ml", "injection",
+         r"\b(?:neue anweisungen|nouvelles instructions|nuevas instrucciones|nuove istruzioni)\s*:",
+         0.6, "announces replacement instructions (non-English)", needs=("neue nouvelles nuevas nuove",)),
+    rule("prompt_leak.reveal_prompt_ml", "prompt_leak",
+         r"\b(?:zeige?|zeigen sie|verrate|verraten sie|gib|nenne|revele[zr]?|montre[zr]?|affiche[zr]?|donne|revela|muestra|dime|"
+         r"rivela|mostra|dimmi)(?:-moi)?\s+(?:mir\s+|me\s+|moi\s+)?(?:\w+\s+){0,2}?(?:system-?prompt|systemanweisungen|systemprompt|"
+         r"prompt (?:systeme|del sistema|de sistema|di sistema)|instructions systeme|instrucciones del sistema|istruzioni di sistema|"
+         r"anweisungen|instructions|instrucciones|istruzioni)\b",
+         0.8, "asks for the model's instructions (non-English)",
+         needs=("zeige zeig zeigen verrate verraten gib nenne revele revelez reveler montre montrez afficher affiche donne revela "
+                "muestra dime rivela mostra dimmi", "prompt systemanweisungen systemprompt anweisungen instructions instrucciones istruzioni")),
+    rule("injection.system_note_ml", "injection",
+         r"(?m)^[ \t>*#\[(]*(?:systemhinweis|systemnachricht|systemnotiz|note systeme|message systeme|avis systeme|nota del sistema|"
+         r"mensaje del sistema|aviso del sistema|nota di sistema|messaggio di sistema|avviso di sistema)\s*[\]):]",
+         0.6, "a line posing as a system message (non-English)",
+         needs=("systemhinweis systemnachricht systemnotiz systeme sistema",), views=("text",)),
+    rule("injection.exfiltrate_ml", "injection",
+         r"\b(?:envoie|envoyez|envoyer|transfere|envia|enviar|manda|invia|inviare|sende|senden|schicke|schicken|leite)\b[^.\n]{0,80}?"
+         r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+         0.6, "tells the model to send data to an address (non-English)",
+         needs=("envoie envoyez envoyer transfere envia enviar manda invia inviare sende senden schicke schicken leite",
+                "donnees clients datos clientes dati clienti daten kunden kundendaten liste lista")),
+]
+
+# ---- agents: tool calls and data exfiltration planted in content ----
+SENSITIVE = (
+    r"(?:(?:the|all(?:\s+the)?|our|your|every)\s+)?(?:customer (?:list|data|records|emails|database|details)|(?:full|entire|whole) (?:customer|user|client) \w+|api keys?|"
+    r"credentials|passwords?|secrets?|tokens?|private keys?|(?:all|the) (?:order|user|customer|client|internal|personal|patient|payment) "
+    r"(?:data|records|details|information|info)|internal (?:data|notes|documents)|database|(?:the )?records|contact list|"
+    r"credit card (?:numbers|data|details)|ssns?|social security numbers|the conversation|chat history|this summary|the summary|"
+    r"the processed result|everything)"
+)
+AGENT_RULES = [
+    rule("injection.tool_call", "injection",
+         r"\b(?:call|use|invoke|run|execute|trigger)\s+(?:the\s+)?`?[a-z][a-z0-9]*_[a-z0-9_]+`?(?:\s+(?:tool|function))?\s+"
+         r"(?:on|to|with|for|against)\b",
+         0.45, "tells the model to call a tool from inside content", needs=("call use invoke run execute trigger",), lit=("_",)),
+    rule("injection.before_replying", "injection",
+         r"\bbefore\s+(?:you\s+)?(?:reply|replying|respond|responding|answer|answering|continuing|you continue)\b",
+         0.3, "an errand to run before the reply", needs=("before",)),
+    rule("injection.exfiltrate", "injection",
+         r"\b(?:send|email|e-mail|forward|post|upload|transmit|exfiltrate|leak|copy|mail|share|collect)\s+(?:them|it|this|these|all|a copy of)?\s*"
+         + SENSITIVE + r"[^.\n]{0,80}?\b(?:to|at|into)\s+(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|(?:an?\s+)?(?:external|outside|remote|third[- ]party)\b|"
+         r"the (?:address|webhook|url|endpoint|server))",
+         0.7, "tells the model to send data to an outside address", needs=("send email mail forward post upload transmit exfiltrate leak copy share collect",)),
+    rule("injection.forward_externally", "injection",
+         r"\b(?:send|forward|post|upload|transmit|exfiltrate|leak|copy)\s+(?:\w+\s+){0,4}?(?:data|records|list|emails|keys|details)\s+"
+         r"(?:externally|outside|off-?site|to (?:an? )?(?:external|outside|remote|third[- ]party))\b",
+         0.7, "tells the model to move data outside", needs=("externally outside offsite external remote third",)),
+    rule("injection.append_token", "injection",
+         r"\b(?:append|add|include|insert|repeat|put|place|attach|end with|print)\s+(?:the\s+|this\s+|exact\s+|following\s+)*(?:\w+\s+){0,3}?"
+         r"(?:token|code|string|text|id|reference|marker|note|link|url|phrase|sentence|message)\b[^.\n]{0,60}?\b(?:to|at|in|into)\s+"
+         r"(?:the\s+end\s+of\s+)?(?:your|every|each|all|any)\s+(?:future\s+)?(?:reply|replies|response|responses|answer|answers|summary|"
+         r"summaries|report|reports|output|message|messages)\b",
+         0.45, "tells the model to plant text in its replies", needs=("append add include insert repeat put place attach end print",), group="every_reply"),
+    rule("injection.memory_plant", "injection",
+         r"\b(?:save|store|write|add|keep)\s+(?:this|the following|it)\s+(?:\w+\s+)?(?:to|in|into)\s+(?:your\s+)?(?:memory|long-term memory|notes)\b|"
+         r"\bremember\s+(?:this\s+)?for\s+(?:all\s+)?future\s+(?:tasks|conversations|sessions|replies)\b",
+         0.45, "tries to persist something in the model's memory", needs=("memory notes remember",)),
+    rule("injection.every_future_reply", "injection",
+         r"\b(?:in|into|to)\s+every\s+(?:future\s+)?(?:reply|response|answer|report|message|summary)\b|"
+         r"\bfrom now on\b[^.\n]{0,40}\bevery (?:report|reply|response|answer|summary)\b|\bevery\s+(?:report|reply|response|summary)\s+you\s+(?:generate|write|produce)\b",
+         0.35, "asks for something in every future reply", needs=("every",), group="every_reply"),
+    rule("injection.end_of_input", "injection",
+         r"(?m)^[ \t#=*\-\[<]*(?:end of (?:the )?(?:user input|input|user message|user query|document|prompt|context|data|instructions|conversation|email|file)|"
+         r"(?:user input|input|document|context) (?:ends|ended|is over))[ \t#=*\-\]>]*$",
+         0.45, "a fake end-of-input delimiter", needs=("end ends ended over",), views=("text",)),
+    rule("injection.fake_assistant_turn", "injection",
+         r"(?m)^[ \t]*(?:assistant|ai|bot|chatgpt|gpt|model)\s*:\s*(?:sure|certainly|of course|absolutely|okay|ok|yes)\b[,!.]?\s*"
+         r"(?:here\s+(?:is|are)|i\s+will|i'll|i\s+can)(?P<what>[^\n]{0,60})",
+         0.45, "a fake assistant turn that primes compliance", needs=("assistant ai bot chatgpt gpt model",), views=("text",),
+         check=lambda m: 0.75 if re.search(r"password|secret|key|admin|system prompt|instructions|credentials|token", m.group("what")) else 0.45, group="role_line"),
+    rule("injection.agents_should", "injection",
+         r"\b(?:ai|llm|coding|autonomous)\s+(?:coding\s+)?agents?\s+(?:integrating|using|reading|processing|installing|working on|that read|"
+         r"working with|building)\s+(?:with\s+)?this\b[^.\n]{0,60}?\b(?:should|must|need to|are required to|have to|shall)\b|"
+         r"\(\s*(?:note\s+)?for\s+(?:ai|llm|coding|autonomous)\s+(?:coding\s+)?agents?\s*\)",
+         0.55, "instructions addressed to AI agents inside content", needs=("agent agents",)),
+    rule("injection.ignore_the_user", "injection",
+         rf"\b{IGNORE}\s+(?:the\s+)?(?:user|customer|human|requester)(?:'s\s+(?:question|request|instructions?|message|input|prompt|"
+         r"query|wishes)\b|\s+(?:and|completely|entirely|instead)\b|\s*[.,;:!])",
+         0.6, "tells the model to ignore the user", needs=(IGNORE_WORDS, "user customer human requester")),
+]
+RULES += ML_RULES + AGENT_RULES
 
 
 def _html_comments(ctx: Context) -> list[Finding]:

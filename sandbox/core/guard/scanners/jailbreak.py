@@ -21,13 +21,6 @@ RESTRICTION_WORDS = (
     "moral principles safeguards guardrails policy policies ethical safety constraints inhibitions conscience refusal refusals"
 )
 AI = r"(?:you|u|ai|assistant|chatbot|model|it|he|she|they|character|persona|bot|chatgpt|gpt|llm|version)"
-PERSONAS = (
-    r"\b(?:betterdan|better dan|dan mode|dan \d+(?:\.\d+)?|stan|dude|mongo tom|ucar|antigpt|anti-gpt|basedgpt|based gpt|"
-    r"kevin|maximum|nraf|sda|superior do anything|oppo|devmode|omega|apophis|alphabreak|balakula|evil-?bot|evilbot|"
-    r"chaosgpt|wormgpt|freedomgpt|jailbreakgpt|developer mode|god mode|godmode|dev mode|unrestricted mode|sudo mode|"
-    r"jailbreak mode|jailbroken mode|evil mode|opposite mode|hacker mode|admin mode|debug mode|root mode|unfiltered mode|"
-    r"uncensored mode|chaos mode|dark mode gpt|niccolo|machiavelli|aim)\b"
-)
 DEVICE_WORDS = {
     "android", "iphone", "ios", "chrome", "windows", "phone", "settings", "device", "browser", "xbox", "steam",
     "firefox", "edge", "samsung", "pixel", "mac", "macos", "minecraft", "roblox", "tablet", "tv", "router",
@@ -72,7 +65,7 @@ RULES = [
          0.9, "'broken free of the typical confines of AI'", needs=("free freed confines",)),
     # ---- modes ----
     rule("jailbreak.mode", J,
-         r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|evil|opposite|hacker|sudo|root|unfiltered|uncensored|chaos|dan)\s+mode\s+"
+         r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|evil|opposite|hacker|sudo|root|unfiltered|uncensored|chaos|dan|illegality|amoral|unlocked|nsfw)\s+mode\s+"
          r"(?:enabled|activated|on|output|response|is enabled|has been enabled|engaged)\b|"
          r"\b(?:enable|activate|enter|simulate|switch (?:to|into)|turn on|act as|with|in|engage)\s+(?:\w+\s+){0,3}?"
          r"(?:developer|dev|god|jailbreak|jailbroken|unrestricted|evil|opposite|hacker|sudo|unfiltered|uncensored|chaos|dan)\s+mode\b",
@@ -82,7 +75,8 @@ RULES = [
          rf"\b{AI}\b(?:\s+[\w']+){{0,6}}?\s+(?:has|have|with|having|there are|are under|is under|operates? with|without)\s+no\s+(?:\w+\s+){{0,2}}?{RESTRICTION}\b",
          0.75, "describes an assistant without restrictions", needs=("no", RESTRICTION_WORDS)),
     rule("jailbreak.without_restrictions", J,
-         rf"\b(?:without|free (?:of|from)|free of any|devoid of|lacking|unbound by|removed? (?:all|your|the)|no more)\s+"
+         rf"\b(?:without|free (?:of|from)|free of any|devoid of|lacking|unbound by|removed? (?:all|your|the)|no more|"
+        rf"(?:freed|liberated|released|unshackled|unchained|escaped) from)\s+"
          rf"(?:any\s+|all\s+|the\s+|your\s+)?(?:\w+\s+)?{RESTRICTION}\b",
          0.45, "asks for an answer free of restrictions", needs=(RESTRICTION_WORDS,)),
     rule("jailbreak.not_bound", J,
@@ -125,9 +119,9 @@ RULES = [
          0.35, "asks to drop warnings and disclaimers", needs=("warning warnings disclaimer disclaimers moralizing moralising lecture lectures caveats apologies",)),
     rule("jailbreak.unfiltered_persona", J,
          r"\b(?:unfiltered|uncensored|unrestricted|unlimited|amoral|unethical|immoral|unhinged|jailbroken|lawless|rogue|evil|"
-         r"dark|malicious|no-limits|limitless)\s+(?:and\s+\w+\s+)?(?:ai|assistant|chatbot|model|version|mode|persona|character|"
+         r"malicious|no-limits|limitless)\s+(?:and\s+\w+\s+)?(?:ai|assistant|chatbot|model|version|mode|persona|character|"
          r"language model|bot|twin|alter ego|counterpart|entity|gpt|chatgpt|responses?|answers?)\b",
-         0.75, "asks for an unfiltered persona", needs=("unfiltered uncensored unrestricted unlimited amoral unethical immoral unhinged jailbroken lawless rogue evil dark malicious limitless",)),
+         0.75, "asks for an unfiltered persona", needs=("unfiltered uncensored unrestricted unlimited amoral unethical immoral unhinged jailbroken lawless rogue evil malicious limitless",)),
     rule("jailbreak.policy_mention", J, r"\b(?:openai|anthropic|meta|google)(?:'s|s)?\s+(?:content\s+|usage\s+|safety\s+)?polic(?:y|ies)\b",
          0.4, "talks about the provider's content policy", needs=("policy policies",)),
     rule("jailbreak.regardless", J,
@@ -152,10 +146,11 @@ RULES = [
          0.45, "pressure to stay in a role", needs=("character role persona",)),
     rule("jailbreak.persona_switch", J,
          r"\b(?:pretend|imagine|act|behave|roleplay|role-play|role play|play the role|simulate|emulate|impersonate|take on the role|"
-         r"assume the role|take the role|become|transform into|turn into)\b(?:\s+[\w']+){0,5}?\s+"
-         r"(?:you(?:'re| are| were| have| had)?|to be|as if you|as an?|like an?|being|an?\s+(?:ai|assistant|chatbot|model|version|bot|llm))\b[^.\n]{0,80}?\b(?:no|without|free of|freed from|not bound|"
-         r"unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|immoral|never refuses?|any question|anything)\b",
-         0.7, "role-play as an unrestricted assistant", needs=("pretend imagine act behave roleplay role play simulate emulate impersonate take assume become transform turn",)),
+         r"assume the role|take the role|become|transform into|turn into|answer|respond|reply|speak|write)\b(?:\s+[\w']+){0,5}?\s+"
+         r"(?:you(?:'re| are| were| have| had)?|to be|as if you|as an?|like an?|being|an?\s+(?:ai|assistant|chatbot|model|version|bot|llm))\b[^.\n]{0,80}?"
+         rf"(?:\b(?:no|without|free of|freed from|not bound by|unbound by)\s+(?:any\s+|all\s+|the\s+)?(?:\w+\s+)?{RESTRICTION}|"
+         r"\b(?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|immoral|never refuses?)\b)",
+         0.7, "role-play as an unrestricted assistant", needs=("pretend imagine act behave roleplay role play simulate emulate impersonate take assume become transform turn answer respond reply speak write",)),
     rule("jailbreak.act_as", J, r"\b(?:act|acting|pretend|roleplay|role-play)\s+(?:as|like|to be)\b", 0.15,
          "role-play framing", needs=("act acting pretend roleplay role",)),
     rule("jailbreak.jailbreak_word", J, r"\b(?:jailbroken|jailbreak(?:ed|ing)?)\b", 0.35, "uses the word jailbreak",
@@ -163,6 +158,34 @@ RULES = [
     rule("jailbreak.aim", J,
          r"\bniccolo\b[^\n]{0,200}\b(?:aim|machiavelli|amoral|unfiltered)\b|\baim\b[^\n]{0,120}\b(?:machiavellian|amoral|unfiltered)\b",
          0.95, "the AIM (Machiavelli) jailbreak", needs=("niccolo aim",)),
+    rule("jailbreak.lawless_world", J,
+         r"\b(?:world|universe|reality|place|country|society|setting|simulation)\s+(?:where|in which)\s+(?:there\s+(?:are|is)\s+)?(?:no|zero)\s+"
+         r"(?:laws|rules|ethics|morals|morality|restrictions|consequences|limits|censorship)\b",
+         0.5, "a world without laws or rules as a frame", needs=("world universe reality place country society setting simulation",)),
+    rule("jailbreak.hypothetical_response", J,
+         r"\bhypothetical\s+response\b|\brewrite\s+the\s+(?:hypothetical\s+)?response\s+from\s+the\s+perspective\s+of\b|"
+         r"\bdr\.?\s+al\b[^\n]{0,200}\b(?:explain|going to|plan|underground)",
+         0.7, "a known role-play jailbreak template", needs=("hypothetical rewrite al",)),
+    rule("jailbreak.refusal_suppression", J,
+         r"\b(?:never|don't|do not|must not|cannot|can't|won't|will not)\s+(?:ever\s+)?(?:say|use|include|write|respond with|reply with|start with)\s+"
+         r"(?:the\s+)?(?:words?\s+|phrases?\s+)?(?:like\s+)?[\"'“]?(?:i'm sorry|i am sorry|i'm unable|i am unable|i can't|i cannot|as an ai|"
+         r"as a language model|as an ai language model|i apologi[sz]e)",
+         0.55, "forbids the model's refusal phrases", needs=("say use include write respond reply start",)),
+    rule("jailbreak.rules_dont_apply", J,
+         r"\b(?:safety|content|usual|normal|ethical|your|these|the)\s+(?:guidelines|rules|restrictions|policies|policy|filters|guardrails|constraints)\s+"
+         r"(?:do not|don't|does not|doesn't|no longer|were not meant to|weren't meant to|are not meant to|need not|shouldn't|should not)\s+"
+         r"(?:apply|matter|count|be followed)|\bexempt\s+from\s+(?:the\s+|your\s+|all\s+|any\s+)?(?:usual\s+|normal\s+)?"
+         r"(?:restrictions|rules|guidelines|policies|safety|filters|content policy)\b|\b(?:guidelines|rules|restrictions|policies)\s+were\s+not\s+meant\s+for\b",
+         0.7, "argues that the rules do not apply here", needs=("apply matter count followed exempt meant",)),
+    rule("jailbreak.allow_everything", J,
+         r"you\s+(?:now\s+|can\s+now\s+|will\s+now\s+)?(?:allow|permit|accept|answer|generate|produce)\s+(?:all|any|every)\s+(?:content|requests?|questions?|topics?)\b",
+         0.5, "declares that everything is now allowed", needs=("allow permit accept answer generate produce",)),
+    rule("jailbreak.unrestricted_ml", J,
+         r"\b(?:keine regeln|ohne (?:regeln|einschrankungen|einschraenkungen|filter)|uneingeschrankt|keine richtlinien|befolgst keine|gelten (?:hier )?nicht|ne s'appliquent pas|no aplican|non valgono|sans (?:restrictions|filtre|regles|limites)|"
+         r"sin (?:restricciones|filtro|filtros|reglas|limites)|senza (?:restrizioni|filtri|regole|limiti)|modo desarrollador|"
+         r"mode developpeur|modalita sviluppatore|entwicklermodus)\b",
+         0.6, "asks for an unrestricted mode (non-English)",
+         needs=("keine ohne uneingeschrankt sans sin senza modo mode modalita entwicklermodus",)),
     rule("jailbreak.evil_confidant", J, r"\bevil\s+(?:trusted\s+)?confidant\b|\b(?:evil|malicious|villain(?:ous)?)\s+(?:twin|alter ego|advisor|assistant)\b",
          0.9, "the evil-confidant persona", needs=("evil malicious villain villainous",)),
     rule("jailbreak.grandma", J,

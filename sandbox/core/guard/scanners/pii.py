@@ -21,7 +21,7 @@ SSN = re.compile(r"(\d(?<![\d\-]\d)\d\d)([ \-])(\d{2})\2(\d{4})(?![\d\-])")
 SSN_BARE = re.compile(r"\b(?:ssn|social security(?: number| no\.?)?|ss#)\s*(?:is|:|#|=)?\s*(\d{9})\b", re.I)
 IBAN = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?![A-Za-z0-9])")
 IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")  # boundaries and octets checked in code
-IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Fa-f:][0-9A-Fa-f:])[0-9A-Fa-f:]{1,38}(?:%\w{1,16})?(?![0-9A-Za-z:])")
+IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Za-z_:][0-9A-Fa-f:])[0-9A-Fa-f:]{1,38}(?:%\w{1,16})?(?![0-9A-Za-z:])")
 # Phone candidates start at a digit, "+" or "(" that does not continue a word or a number.
 PHONE_START = re.compile(r"[+(\d](?<![\w+\-.][+(\d])[\d \t.\-()]*")
 PHONE = re.compile(
@@ -156,8 +156,8 @@ def _ips(text: str, out: list[Finding]) -> None:
                 ip = ipaddress.IPv6Address(cand)
             except ValueError:
                 continue
-            if cand.strip(":") == "" or cand.count(":") == 2 and len(cand) <= 4 and not re.search(r"[a-f]", cand, re.I):
-                continue  # "::" or "1::2"-like fragments of code
+            if sum(1 for g in cand.split(":") if g) < 3:
+                continue  # "::", "ded::", "1::2": fragments of code and prose, not addresses
             score = 0.4 if (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast) else 0.9
             out.append(Finding("pii.ipv6", P, score, m.span(), "IPv6 address", label="IP_ADDRESS"))
 

@@ -27,14 +27,15 @@ log = logging.getLogger("sandbox.tui")
 
 
 class MainScreen(Screen):
+    FOCUS = Binding.Group("Focus")  # F3 prompting, F4 input, F5 inspector
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("f2", "preview", "Preview"),
         Binding("ctrl+n", "new_session", "New session"),
         Binding("ctrl+l", "clear", "Clear"),
-        Binding("f3", "focus_prompting", "Prompting"),
-        Binding("f4", "focus_prompt", "Input"),
-        Binding("f5", "focus_inspector", "Inspector"),
+        Binding("f3", "focus_prompting", "Prompting", group=FOCUS),
+        Binding("f4", "focus_prompt", "Input", group=FOCUS),
+        Binding("f5", "focus_inspector", "Inspector", group=FOCUS),
     ]
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:

@@ -113,8 +113,19 @@ async def test_list_open_step_and_rerun(sandbox_home):
         assert replay.rerun_result["identical"] is True
         assert "reproduced" in shown(app, "replay-rerun-verdict")  # on the turn being viewed
 
+        # another temperature: the outputs change, and the diff shows on the turn
+        first = replay.rerun_result
+        replay.query_one("#rerun-temperature", Input).focus()
+        await pilot.press(*"1.7", "enter")
+        await wait_for(pilot, lambda: replay.rerun_result is not first, timeout=120, what="the second re-run")
+        await pilot.pause(0.1)
+        assert replay.rerun_result["overrides"] == {"temperature": 1.7}
+        assert "changed" in shown(app, "rerun-results")
+        assert not replay.rerun_result["identical"]
+        replay.query_one("#replay-turn").focus()
+
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen), what="going back")
         app.screen.query_one(Input).value = ""  # clear the search
-        await wait_for(pilot, lambda: table.row_count == 3, what="the re-run in the list")
-        assert any(str(table.get_row_at(i)[0]).startswith("↻") for i in range(3))
+        await wait_for(pilot, lambda: table.row_count == 4, what="the re-runs in the list")
+        assert sum(str(table.get_row_at(i)[0]).startswith("↻") for i in range(4)) == 2

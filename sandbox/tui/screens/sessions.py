@@ -14,10 +14,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import DataTable, Footer, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from sandbox.core.errors import SandboxError
@@ -203,8 +203,18 @@ class ReplayScreen(Screen):
         yield Static("loading…", id="replay-header", markup=False)
         with Horizontal(id="replay-body"):
             yield LoggedTurnPanel(id="replay-turn")
-            yield RerunPanel(id="replay-rerun")
+            yield RerunPanel(self.model_names(), id="replay-rerun")
         yield Footer()
+
+    @staticmethod
+    def model_names() -> list[str]:
+        """Models a re-run may use (models.toml is small: read it here, not in a worker)."""
+        from sandbox.core import config
+
+        try:
+            return sorted(config.load().models)
+        except SandboxError:
+            return []  # the re-run itself will say what is wrong with the file
 
     @property
     def turn_panel(self) -> LoggedTurnPanel:
@@ -216,6 +226,7 @@ class ReplayScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"Replay {self.session_id[:12]}"
+        self.turn_panel.focus()
         self.load_replay(self.session_id)
 
     def on_unmount(self) -> None:
@@ -231,11 +242,11 @@ class ReplayScreen(Screen):
         return replay.load(session_id)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rerun")
-    def run_rerun(self, session_id: str, cancel: threading.Event) -> dict:
+    def run_rerun(self, session_id: str, model: str | None, overrides: dict, cancel: threading.Event) -> dict:
         from sandbox.core import replay
         from sandbox.core.events import Token
 
-        run = replay.rerun(session_id, cancel=cancel)
+        run = replay.rerun(session_id, model=model, overrides=overrides, cancel=cancel)
         tokens, last = 0, 0.0
         for event in run:
             if isinstance(event, Token):
@@ -328,11 +339,20 @@ class ReplayScreen(Screen):
             self.replay.prev()
             await self.show_current()
 
+    @on(Input.Submitted, "#rerun-temperature, #rerun-seed")
+    def rerun_submitted(self) -> None:
+        self.action_rerun()
+
     def action_rerun(self) -> None:
         if self.replay is None:
             return
         if self.running:
             self.notify("a re-run is already running — Escape cancels it", severity="warning")
+            return
+        try:
+            model, overrides = self.rerun_panel.choices()
+        except ValueError as e:
+            self.notify(str(e), title="not re-run", severity="error")
             return
         self.running = True
         self.results = {}
@@ -340,7 +360,7 @@ class ReplayScreen(Screen):
         self._running_idx = None
         self.cancel_event = threading.Event()
         self.rerun_panel.status("starting…")
-        self.run_rerun(self.replay.session_id, self.cancel_event)
+        self.run_rerun(self.replay.session_id, model, overrides, self.cancel_event)
 
     def action_back(self) -> None:
         if self.running and self.cancel_event is not None:

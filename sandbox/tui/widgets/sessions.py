@@ -8,8 +8,10 @@ import re
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Label, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Input, Label, Select, Static
+
+STRATEGIES = ("zero-shot", "few-shot", "cot", "self-consistency")
 
 VERDICT_STYLE = {"reproduced": "bold green", "identical": "green", "not reproduced": "bold red", "changed": "yellow",
                  "cancelled": "yellow", "error": "red"}
@@ -74,18 +76,56 @@ class RerunPanel(VerticalScroll):
     RerunPanel { width: 48; height: 1fr; padding: 0 1; border-left: vkey $panel-lighten-2; scrollbar-size-vertical: 1; }
     RerunPanel #rerun-warnings { color: $warning; }
     RerunPanel #rerun-summary { margin-top: 1; text-style: bold; }
+    RerunPanel .rerun-row { height: auto; }
+    RerunPanel .rerun-row Label { width: 13; padding: 1 0 0 0; color: $text-muted; }
+    RerunPanel .rerun-row Select, RerunPanel .rerun-row Input { width: 1fr; }
     """
+
+    def __init__(self, models: list[str] | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.models = models or []
 
     def compose(self) -> ComposeResult:
         yield Label("Re-run", classes="section")
-        yield Static(Text("press r to re-run this session with its logged seeds and params", style="dim italic"),
-                     id="rerun-status")
+        yield Static(Text("r re-runs this session with its logged seeds and params; or change them below "
+                          "(blank = as logged) and press r", style="dim italic"), id="rerun-status")
+        with Horizontal(classes="rerun-row"):
+            yield Label("model")
+            yield Select([(m, m) for m in self.models], prompt="as logged", id="rerun-model")
+        with Horizontal(classes="rerun-row"):
+            yield Label("strategy")
+            yield Select([(s, s) for s in STRATEGIES], prompt="as logged", id="rerun-strategy")
+        with Horizontal(classes="rerun-row"):
+            yield Label("temperature")
+            yield Input(placeholder="as logged", id="rerun-temperature")
+        with Horizontal(classes="rerun-row"):
+            yield Label("seed")
+            yield Input(placeholder="as logged", id="rerun-seed")
         yield Static("", id="rerun-warnings", markup=False)
         yield Static("", id="rerun-results")
         yield Static("", id="rerun-summary", markup=False)
 
     def _set(self, id: str, content) -> None:
         self.query_one(f"#{id}", Static).update(content)
+
+    def choices(self) -> tuple[str | None, dict]:
+        """(model or None, overrides) from the fields; a field left blank keeps what was logged.
+        A number that does not parse is a ValueError naming the field."""
+        def picked(id: str):
+            v = self.query_one(f"#{id}", Select).value
+            return v if isinstance(v, str) else None  # the blank entry
+
+        overrides: dict = {}
+        if picked("rerun-strategy"):
+            overrides["strategy"] = picked("rerun-strategy")
+        for name, kind in (("temperature", float), ("seed", int)):
+            text = self.query_one(f"#rerun-{name}", Input).value.strip()
+            if text:
+                try:
+                    overrides[name] = kind(text)
+                except ValueError:
+                    raise ValueError(f"{name} {text!r} is not a {'number' if kind is float else 'whole number'}") from None
+        return picked("rerun-model"), overrides
 
     def status(self, text: str, style: str = "") -> None:
         self._set("rerun-status", Text(text, style=style))

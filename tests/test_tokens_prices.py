@@ -171,3 +171,14 @@ def test_energy_arithmetic():
 def test_energy_rejects_nonsense(args):
     with pytest.raises(ValueError):
         local_energy(*args)
+
+
+def test_chat_cost_counts_messages_as_hosted_apis_bill_them(table):
+    messages = [{"role": "system", "content": "You are a careful math tutor."}, {"role": "user", "content": "2 + 2 = ?"}]
+    cost = table.chat_cost(messages, ["4", "four"])
+    o200k = encoding("o200k_base")
+    n_in = sum(o200k.count(m["role"]) + o200k.count(m["content"]) + 3 for m in messages) + 3
+    assert cost["gpt-4o"] == {"encoding": "o200k_base", "input_tokens": n_in, "output_tokens": 2,
+                              "usd": usd_out(table.usd("gpt-4o", n_in, 2)), "exact": True}
+    assert cost["claude-sonnet-4"]["exact"] is False
+    assert table.chat_cost([], "")["gpt-4o"]["input_tokens"] == 3  # the reply priming alone

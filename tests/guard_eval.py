@@ -15,9 +15,15 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / "data" / "guard"
 ATTACK = {"injection", "jailbreak", "prompt_leak", "harm"}
-# attacks/benign/pii: the development set; holdout and fresh were written later as blind checks
-# (their first-run numbers are in the guard notes) and then joined the development set.
-DEV_FILES = ("attacks.jsonl", "benign.jsonl", "pii.jsonl", "holdout.jsonl", "fresh.jsonl")
+# attacks/benign/pii: the development set. holdout, fresh and blind2 were each written later as a
+# blind check, measured once, then used for tuning and joined the development set. Their first-run
+# numbers (the honest estimate of how the rules generalise) were:
+#   holdout: attacks flagged 33/40 (82.5%), DAN 4/4, benign false positives 1/50 (2.0%), PII 11/11
+#   fresh:   attacks flagged 20/25 (80%),   DAN 3/3, benign false positives 0/40,        PII 4/4
+#   blind2:  attacks flagged 15/18 (83%),   DAN 1/1, benign false positives 5/59 (8.5%)
+#   bastioncorpus 0.6.0 (optional, not shipped): malicious flagged 52/118 (44%; English 52/92),
+#            benign look-alikes flagged as attacks 0/63
+DEV_FILES = ("attacks.jsonl", "benign.jsonl", "pii.jsonl", "holdout.jsonl", "fresh.jsonl", "blind2.jsonl")
 
 
 def load(name: str) -> list[dict]:

@@ -7,7 +7,8 @@ Weak signals combine (1 - prod(1 - s)); questions *about* attacks are discounted
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from sandbox.core.guard.model import Finding
@@ -53,12 +54,33 @@ class Rule:
     lit: tuple[str, ...] = ()
     # Rules that read the same evidence share a group and count once when signals are combined.
     group: str = ""
+    # A leading alternation ("ignore|disregard|forget|...") written as {LEAD} in the pattern: at scan
+    # time it is narrowed to the phrases whose first word occurs in the text, which keeps the regex
+    # small (a 45-way alternation tried at every position is the slowest thing a rule can do).
+    lead: tuple[str, ...] = ()
 
 
-def rule(id, category, pattern, score, detail, needs=(), check=None, flags=0, views=("text", "leet"), lit=(), group="") -> Rule:
+def rule(id, category, pattern, score, detail, needs=(), check=None, flags=0, views=("text", "leet"), lit=(), group="",
+         lead="") -> Rule:
     groups = tuple(frozenset(g.split()) if isinstance(g, str) else frozenset(g) for g in needs)
     GROUP_OF[id] = group or id
-    return Rule(id, category, LazyPattern(pattern, flags), score, detail, groups, check, views, tuple(lit), group or id)
+    leads = tuple(p for p in lead.split("|") if p)
+    return Rule(id, category, LazyPattern(pattern, flags), score, detail, groups, check, views, tuple(lit), group or id, leads)
+
+
+_FIRST_WORD = re.compile(r"[a-z]+")
+
+
+@lru_cache(maxsize=512)
+def _with_lead(source: str, flags: int, leads: tuple[str, ...]) -> re.Pattern:
+    return re.compile(source.replace("{LEAD}", words("|".join(leads))), flags)
+
+
+def _pattern_for(r: Rule, present: frozenset[str]):
+    if not r.lead:
+        return r.pattern
+    leads = tuple(p for p in r.lead if _FIRST_WORD.match(p).group() in present)
+    return _with_lead(r.pattern.source, r.pattern.flags, leads) if leads else None
 
 
 GROUP_OF: dict[str, str] = {}  # rule id -> group, filled as rule lists are built
@@ -79,12 +101,15 @@ def run_rules(rules: list[Rule], folded: Folded, limit_per_rule: int = 4) -> lis
             continue
         if r.lit and not any(x in folded.text for x in r.lit):
             continue
+        pattern = _pattern_for(r, present)
+        if pattern is None:
+            continue
         n = 0
         for view in r.views:
             text = folded.text if view == "text" else folded.leet
             if text is None:
                 continue
-            for m in r.pattern.finditer(text):
+            for m in pattern.finditer(text):
                 score = r.check(m) if r.check else r.score
                 if score <= 0:
                     continue
@@ -113,7 +138,8 @@ _META_VOCAB = re.compile(
     r"\b(?:mean|means|meaning|definition|define|attacks?|attacker|technique|vulnerab\w*|exploits?|work|works|"
     r"working|prevent\w*|defend\w*|defen[cs]es?|detect\w*|mitigat\w*|protect\w*|examples?|real|history|called|term|"
     r"concept|risks?|security|research\w*|red[- ]team\w*|jailbreak\w*|injections?|guardrails?|"
-    r"classif\w*|dangerous|legal|illegal|ethical|difference|happen\w*|used for|purpose|famous|known|still)\b"
+    r"classif\w*|dangerous|legal|illegal|ethical|difference|happen\w*|used for|purpose|famous|known|still|stop|avoid|"
+    r"moderation|compared?|comparison|versus|vs|leaks?|leaking|testing|good idea|best practices?)\b"
     r"|\bwhat does\b.{1,120}\bdo\b"
 )
 _FOLLOW_THROUGH = re.compile(

@@ -25,7 +25,6 @@ _BINARY = re.compile(r"0(?<![01]0)[01]{7}(?:[\s,]?0[01]{7}){3,}(?![01])")
 _U_ESCAPES = re.compile(r"(?:\\u[0-9A-Fa-f]{4}){4,}")
 _TAGS = re.compile(r"[\U000e0000-\U000e007f]{4,}")
 _ROT13_CUE = re.compile(r"\brot-?13\b[^\n]{0,40}?[:\-]\s*(?P<body>[^\n]{8,400})", re.I)
-_SPACED = re.compile(r"(?<![A-Za-z])[A-Za-z](?:[ ._\-][A-Za-z](?![A-Za-z])){4,}")
 _MORSE = re.compile(r"[.\-]{1,7}(?:(?: / | |/)[.\-]{1,7}){7,}")
 _WORD = re.compile(r"[a-z]+")
 # Words whose sudden appearance after rot13 or reversal means the hidden text is worth a rescan.
@@ -130,32 +129,67 @@ def _escapes(text: str):
             yield m.span(), "".join(chr(ord(c) - 0xE0000) for c in m.group()), "Unicode-tag"
 
 
+_GATE_WORDS = ("ignore", "instructions", "previous", "system", "prompt", "disregard", "reveal", "password")
+_ROT13_TRIGGERS = tuple(codecs.encode(w, "rot13") for w in _GATE_WORDS)
+_REVERSED_TRIGGERS = tuple(w[::-1] for w in _GATE_WORDS)
+_SPACED_TOKEN = re.compile(r"^(?:[A-Za-z][._\-]){3,}[A-Za-z][._\-]?$")
+# Cheap gates before walking the tokens: five spaced single letters, or letters joined by dots/dashes.
+_SPACED_GATE = re.compile(r" [A-Za-z] [A-Za-z] [A-Za-z] ")
+_JOINED_GATE = re.compile(r"[._\-][A-Za-z][._\-][A-Za-z][._\-]")
+
+
+def _spaced_runs(text: str):
+    """Spans of letters spelled out one by one: "i g n o r e" or "i.g.n.o.r.e"."""
+    cursor = 0
+    run_start = run_end = None
+    count = 0
+    for tok in text.split():
+        at = text.find(tok, cursor)
+        cursor = at + len(tok)
+        if len(tok) == 1 and tok.isalpha():
+            if run_start is None:
+                run_start, count = at, 0
+            run_end, count = cursor, count + 1
+            continue
+        if run_start is not None and count >= 5:
+            yield run_start, run_end
+        run_start = None
+        if len(tok) >= 7 and _SPACED_TOKEN.match(tok):
+            yield at, cursor
+    if run_start is not None and count >= 5:
+        yield run_start, run_end
+
+
 def _transformed(ctx: Context):
-    """rot13, reversed and spaced-out text, rescanned only when decoding brings out trigger words."""
+    """rot13, reversed and spaced-out text, rescanned only when decoding brings out trigger words
+    (checked first as plain substring searches, which are fast)."""
     text = ctx.text
     low = ctx.folded.text
     before = len(TRIGGERS & ctx.folded.words)
     if "rot" in low:
         for m in _ROT13_CUE.finditer(text):
             yield m.span("body"), codecs.decode(m.group("body"), "rot13"), "rot13"
-    rot = codecs.encode(low, "rot13")
-    if len(TRIGGERS & set(_WORD.findall(rot))) >= before + 2:
-        yield (0, len(text)), rot, "rot13"
-    rev = low[::-1]
-    if len(TRIGGERS & set(_WORD.findall(rev))) >= before + 2:
-        yield (0, len(text)), rev, "reversed"
-    spaced = list(_SPACED.finditer(text))
+    if sum(1 for w in _ROT13_TRIGGERS if w in low) >= 2:
+        rot = codecs.encode(low, "rot13")
+        if len(TRIGGERS & set(_WORD.findall(rot))) >= before + 2:
+            yield (0, len(text)), rot, "rot13"
+    if sum(1 for w in _REVERSED_TRIGGERS if w in low) >= 2:
+        rev = low[::-1]
+        if len(TRIGGERS & set(_WORD.findall(rev))) >= before + 2:
+            yield (0, len(text)), rev, "reversed"
+    gated = _SPACED_GATE.search(f" {text} ") or _JOINED_GATE.search(text)
+    spaced = list(_spaced_runs(text)) if gated else []
     if spaced:
-        joined = "".join(re.sub(r"[ ._\-]", "", m.group()) for m in spaced).lower()
-        if any(t in joined for t in TRIGGERS):
+        squash = [(s, e, re.sub(r"[\s._\-]", "", text[s:e])) for s, e in spaced]
+        if any(t in w.lower() for _, _, w in squash for t in TRIGGERS):
             parts, pos = [], 0
-            for m in spaced:
-                parts.append(text[pos:m.start()])
-                parts.append(re.sub(r"[ ._\-]", "", m.group()))
-                pos = m.end()
+            for s, e, w in squash:
+                parts.append(text[pos:s])
+                parts.append(w)
+                pos = e
             parts.append(text[pos:])
-            yield (spaced[0].start(), spaced[-1].end()), "".join(parts), "spaced-out"
-    if text.count(".") + text.count("-") > 24:
+            yield (spaced[0][0], spaced[-1][1]), "".join(parts), "spaced-out"
+    if text.count(".-") + text.count("-.") > 6:
         for m in _MORSE.finditer(text):
             words = [w.split() for w in re.split(r"\s*/\s*", m.group())]
             plain = " ".join("".join(MORSE.get(code, "") for code in w) for w in words)

@@ -145,6 +145,21 @@ VIOLENCE = re.compile(
 )
 
 
+# Malware described by what it does, without naming it ("encrypts every file and demands payment").
+MALWARE_BEHAVIOUR = re.compile(
+    r"\b(?:write|create|code|build|make|develop|generate|program|give me)\s+(?:me\s+)?(?:a\s+|an\s+|some\s+)?(?:\w+\s+){0,2}?"
+    r"(?:script|program|code|tool|binary|executable|payload|app|extension|macro)\s+(?:that|which|to)\s+(?P<what>[^.\n]{0,160})"
+)
+_MALICIOUS_DOING = re.compile(
+    r"encrypts?\b[^.\n]{0,80}\bfiles?\b[^.\n]{0,80}\b(?:ransom|payment|pay|bitcoin|btc|crypto|demand)|"
+    r"\b(?:records?|logs?|captures?)\s+(?:every|all)\s+(?:\w+\s+)?keystrokes?\b|"
+    r"\bsteals?\s+(?:\w+\s+){0,2}?(?:passwords?|cookies|credentials|tokens|credit cards?|crypto wallets?|session)|"
+    r"\b(?:spreads?|replicates?|propagates?|copies)\s+itself\b|"
+    r"\b(?:disables?|kills?|evades?|bypass(?:es)?)\s+(?:the\s+)?(?:antivirus|av|edr|windows defender|defender)\b|"
+    r"\bwithout\s+(?:the\s+)?(?:user|owner|victim|target|them|him|her)\s+(?:knowing|noticing|consent)"
+)
+
+
 def find_objects(folded: Folded) -> list[tuple[int, int, str]]:
     """Harmful objects mentioned in the folded text, as (start, end, kind) in folded offsets."""
     present = folded.words
@@ -193,6 +208,12 @@ def scan(ctx: Context) -> list[Finding]:
         found.append(Finding(f"harm.{kind}", "harm", score, span, f"asks how to make or get {_KIND_WORDS[kind]}"))
         if len(found) >= 5:
             break
+    if {"script", "program", "code", "tool", "binary", "executable", "payload", "app", "extension", "macro"} & folded.words:
+        for m in MALWARE_BEHAVIOUR.finditer(text):
+            if _MALICIOUS_DOING.search(m.group("what")) and not _DEFENSIVE.search(text[m.start():m.start("what")]):
+                found.append(Finding("harm.malware_behaviour", "harm", 0.85, folded.span(*m.span()),
+                                     "asks for code that behaves like malware"))
+                break
     for pattern, rule, detail in ((SELF_HARM, "harm.self_harm", "asks for self-harm methods"),
                                   (VIOLENCE, "harm.violence", "asks how to hurt someone")):
         if not _VIOLENT_WORDS & folded.words:

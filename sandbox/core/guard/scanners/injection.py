@@ -9,12 +9,13 @@ from sandbox.core.guard.model import Finding
 from sandbox.core.guard.scanners.attack import combine, rule, run_rules, words
 from sandbox.core.guard.scanners.context import Context
 
-IGNORE = words(
+IGNORE_ALTS = (
     "ignore|ignoring|disregard|disregarding|forget|forgetting|skip|override|overriding|bypass|bypassing|"
     "discard|abandon|neglect|set aside|put aside|pay no attention to|do not follow|don't follow|dont follow|"
     "stop following|no longer follow|stop obeying|throw out|throw away|erase|delete|wipe|cancel|never mind|"
     "nevermind|ditch|scrap|overwrite|supersede|drop|unlearn|reset|clear|omit"
 )
+IGNORE = words(IGNORE_ALTS)
 IGNORE_WORDS = (
     "ignore ignoring disregard disregarding forget forgetting skip override overriding bypass bypassing discard "
     "abandon neglect aside attention follow following obeying throw erase delete wipe cancel mind nevermind ditch "
@@ -103,12 +104,12 @@ LEAK_VERBS = words(
 def _leak_check(m: re.Match) -> float:
     target = " ".join(m.group("target").split())
     gap = set(re.findall(r"[a-z-]+", m.group("gap") or ""))
-    if gap & {"for", "about", "on", "how", "to", "a", "an", "of", "my", "our", "this", "his", "her", "their"} - {"your"}:
+    if gap & {"for", "about", "on", "how", "to", "a", "an", "of", "my", "our", "this", "his", "her", "their", "its"}:
         # "give me the rules of chess", "write a system prompt for", "show me how ..."
         if not gap & {"your", "hidden", "secret", "system", "initial", "original", "verbatim", "above", "exact"}:
             return 0.0
     if target in STRONG_TARGETS:
-        if gap & {"a", "an", "my", "this", "our", "his", "her", "their"} and not gap & {"your", "the"}:
+        if gap & {"a", "an", "my", "this", "our", "his", "her", "their", "its"} and not gap & {"your", "the"}:
             return 0.0
         return 0.9
     if gap & {"your", "yours", "hidden", "secret", "initial", "original", "verbatim", "exact", "internal", "confidential"}:
@@ -130,10 +131,29 @@ _SYSTEM_VOICE_WEAK = re.compile(
 )
 
 
+_SYSTEM_ESCALATION = re.compile(
+    r"\b(?:ignore|disregard|reveal|override|unrestricted|no (?:restrictions|rules|filters)|password|secret|confidential|"
+    r"must now|now (?:obey|allow|grant)|new (?:instructions|rules|policy)|admin|grant|comply|obey|forget|bypass|"
+    r"before (?:you )?(?:answer|reply|respond|responding|replying|answering))\b"
+)
+
+
+def _every_check(m: re.Match) -> float:
+    """ "in every reply", "every report you generate", "from now on ... every answer" (not "every report is late")."""
+    if m.group(0).startswith("from") or m.group("tail"):
+        return 0.35
+    return 0.35 if re.search(r"(?:\bin|\binto|\bto|\bwith|\bat the end of)\s+$", m.string[max(0, m.start() - 16):m.start()]) else 0.0
+
+
 def _system_line_check(m: re.Match) -> float:
     rest = m.group("rest")
+    if _SYSTEM_ESCALATION.search(rest):
+        return 0.75
+    # "System: You are a concise assistant." as the first line is how people write prompts; a
+    # system line in the middle of other text is a fake turn.
+    at_top = not m.string[:m.start()].strip()
     if _SYSTEM_VOICE.search(rest):
-        return 0.7
+        return 0.3 if at_top else 0.55
     return 0.65 if len(set(_SYSTEM_VOICE_WEAK.findall(rest))) >= 2 else 0.25
 
 
@@ -145,22 +165,22 @@ SPECIAL_TOKENS = (
 RULES = [
     rule(
         "injection.ignore_previous", "injection",
-        rf"\b(?P<verb>{IGNORE})\b(?P<gap>(?:[\s,:-]+(?!{NOUN}\b)[\w'-]+){{0,5}}?)[\s,:-]+(?P<noun>{NOUN})\b(?=(?P<after>[\s,]+[\w']+(?:\s+[\w']+){{0,3}})?)",
-        0.9, "asks the model to drop its instructions", needs=(IGNORE_WORDS, NOUN_WORDS), check=_ignore_check, group="ignore"),
+        rf"\b(?P<verb>{{LEAD}})\b(?P<gap>(?:[\s,:-]+(?!{NOUN}\b)[\w'-]+){{0,5}}?)[\s,:-]+(?P<noun>{NOUN})\b(?=(?P<after>[\s,]+[\w']+(?:\s+[\w']+){{0,3}})?)",
+        0.9, "asks the model to drop its instructions", needs=(IGNORE_WORDS, NOUN_WORDS), check=_ignore_check, group="ignore", lead=IGNORE_ALTS),
     rule(
         "injection.ignore_everything", "injection",
-        rf"\b{IGNORE}\s+(?:(?:all|of|the|that)\s+)*(?:everything|anything|all|what)(?:\s+(?:that|which|i|you|we|it|has|"
+        rf"\b{{LEAD}}\s+(?:(?:all|of|the|that)\s+)*(?:everything|anything|all|what)(?:\s+(?:that|which|i|you|we|it|has|"
         r"have|had|was|were|been|is|are|said|told|written|stated|mentioned|given|wrote|were given|instructed))*\s+"
         r"(?:above|before|previously|earlier|prior|so far|until now|up to now|up until now|thus far|in your prompt)\b",
-        0.9, "asks the model to drop everything before", needs=(IGNORE_WORDS,), group="ignore"),
+        0.9, "asks the model to drop everything before", needs=(IGNORE_WORDS,), group="ignore", lead=IGNORE_ALTS),
     rule("injection.ignore_user", "injection",
-         rf"\b{IGNORE}\s+(?:whatever|what|anything|everything|all)\s+(?:that\s+)?(?:the\s+)?(?:user|users|they|customer|human|person|i|you)\s+"
+         rf"\b{{LEAD}}\s+(?:whatever|what|anything|everything|all)\s+(?:that\s+)?(?:the\s+)?(?:user|users|they|customer|human|person|i|you)\s+"
          r"(?:asked|asks|said|says|wants?|wanted|requested|requests|tells? you|told you|typed|wrote)\b",
-         0.7, "tells the model to disregard the user's request", needs=(IGNORE_WORDS,)),
+         0.7, "tells the model to disregard the user's request", needs=(IGNORE_WORDS,), lead=IGNORE_ALTS),
     rule(
         "injection.ignore_above", "injection",
-        rf"\b{IGNORE}\s+(?:all\s+)?(?:of\s+)?(?:the\s+|that\s+)?(?:above|previous|preceding|prior)\s*(?=[.,;:!\n]|and\b|$)",
-        0.6, "asks the model to drop what came before", needs=(IGNORE_WORDS, "above previous preceding prior"), group="ignore"),
+        rf"\b{{LEAD}}\s+(?:all\s+)?(?:of\s+)?(?:the\s+|that\s+)?(?:above|previous|preceding|prior)\s*(?=[.,;:!\n]|and\b|$)",
+        0.6, "asks the model to drop what came before", needs=(IGNORE_WORDS, "above previous preceding prior"), group="ignore", lead=IGNORE_ALTS),
     rule(
         "injection.instructions_void", "injection",
         r"\b(?:previous|prior|above|earlier|original|initial|old|all|your|system|safety)\s+(?:\w+\s+)?"
@@ -210,7 +230,7 @@ RULES = [
          r"system alert|system hint|system instruction|system override|admin note|processing note|operator note|"
          r"important system update|new system prompt)\s*[\]):]\s*(?P<rest>\S[^\n]{0,300})", 0.65,
          "a line posing as a system message", needs=("system sys developer admin root processing operator",), views=("text",),
-         check=_system_line_check),
+         check=_system_line_check, group="role_line"),
     rule("injection.instruction_header", "injection",
          r"(?m)^[ \t]*#{2,}\s*(?:system|instruction|instructions|new instructions|developer|admin|new task|response)\b", 0.6,
          "a '### Instruction' style header", needs=("system instruction instructions developer admin task response",), views=("text",)),
@@ -307,9 +327,18 @@ RULES = [
          r"\b(?:starting|beginning|start|begin)\s+(?:with|from)\s+(?:the\s+(?:phrase|words?|line|sentence)\s+)?[\"']?you are\b",
          0.75, "asks for the prompt from its first words", needs=("starting beginning start begin", "you")),
     rule("prompt_leak.credentials_from_context", "prompt_leak",
+         r"\b(?:print|show|give|tell|reveal|list|output|send|read|share|display|dump|paste|copy|what(?:'s| is| are))\b[^.\n]{0,30}?"
          r"\b(?:api[ _-]?keys?|passwords?|secrets?|credentials|tokens?|keys?)\b[^.\n]{0,40}?\b(?:from|in|inside|stored in|within)\s+"
-         r"(?:your|the)\s+(?:context(?: window)?|prompt|system prompt|system message|memory|instructions|configuration|environment|config)\b",
-         0.85, "asks for secrets from the model's context", needs=("key keys password passwords secret secrets credentials token tokens", "context prompt memory instructions configuration environment config")),
+         r"(?:your|the)\s+(?:context(?: window)?|prompt|system prompt|system message|memory|instructions|configuration|environment|config)\b"
+         r"(?!\s+of\b)",
+         0.85, "asks for secrets from the model's context",
+         needs=("print show give tell reveal list output send read share display dump paste copy what",
+                "key keys password passwords secret secrets credentials token tokens",
+                "context prompt memory instructions configuration environment config")),
+    rule("prompt_leak.what_developer_gave", "prompt_leak",
+         r"\bwhat\s+(?:instructions|rules|guidelines|directives|prompts?|orders|constraints)\s+(?:did|has|have|had)\s+(?:the|your)\s+"
+         r"(?:developers?|creators?|operators?|admins?|company|owners?|makers?)\s+(?:give|gave|given|set|write|written|provide|provided|put)\b",
+         0.8, "asks what the developer told the model", needs=("instructions rules guidelines directives prompt prompts orders constraints",)),
 ]
 
 
@@ -368,12 +397,12 @@ AGENT_RULES = [
          0.45, "tells the model to call a tool from inside content", needs=("call use invoke run execute trigger",), lit=("_",)),
     rule("injection.before_replying", "injection",
          r"\bbefore\s+(?:you\s+)?(?:reply|replying|respond|responding|answer|answering|continuing|you continue)\b",
-         0.3, "an errand to run before the reply", needs=("before",)),
+         0.3, "an errand to run before the reply", needs=("before", "reply replying respond responding answer answering continuing continue")),
     rule("injection.exfiltrate", "injection",
          r"\b(?:send|email|e-mail|forward|post|upload|transmit|exfiltrate|leak|copy|mail|share|collect)\s+(?:them|it|this|these|all|a copy of)?\s*"
          + SENSITIVE + r"[^.\n]{0,80}?\b(?:to|at|into)\s+(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|(?:an?\s+)?(?:external|outside|remote|third[- ]party)\b|"
          r"the (?:address|webhook|url|endpoint|server))",
-         0.7, "tells the model to send data to an outside address", needs=("send email mail forward post upload transmit exfiltrate leak copy share collect",)),
+         0.7, "tells the model to send data to an outside address", needs=("send email mail forward post upload transmit exfiltrate leak copy share collect", "customer list data records emails database details keys key credentials password passwords secrets secret tokens token internal contact history conversation summary result everything ssns")),
     rule("injection.forward_externally", "injection",
          r"\b(?:send|forward|post|upload|transmit|exfiltrate|leak|copy)\s+(?:\w+\s+){0,4}?(?:data|records|list|emails|keys|details)\s+"
          r"(?:externally|outside|off-?site|to (?:an? )?(?:external|outside|remote|third[- ]party))\b",
@@ -389,9 +418,10 @@ AGENT_RULES = [
          r"\bremember\s+(?:this\s+)?for\s+(?:all\s+)?future\s+(?:tasks|conversations|sessions|replies)\b",
          0.45, "tries to persist something in the model's memory", needs=("memory notes remember",)),
     rule("injection.every_future_reply", "injection",
-         r"\b(?:in|into|to)\s+every\s+(?:future\s+)?(?:reply|response|answer|report|message|summary)\b|"
-         r"\bfrom now on\b[^.\n]{0,40}\bevery (?:report|reply|response|answer|summary)\b|\bevery\s+(?:report|reply|response|summary)\s+you\s+(?:generate|write|produce)\b",
-         0.35, "asks for something in every future reply", needs=("every",), group="every_reply"),
+         r"every\s+(?:future\s+)?(?:reply|replies|response|responses|answer|answers|report|reports|message|messages|summary|summaries)\b"
+         r"(?P<tail>\s+you\s+(?:generate|write|produce|give|send))?|from now on\b[^.\n]{0,40}\bevery\s+(?:report|reply|response|answer|summary)\b",
+         0.35, "asks for something in every future reply", check=_every_check, group="every_reply",
+         needs=("every", "reply response answer report message summary replies responses answers reports messages summaries")),
     rule("injection.end_of_input", "injection",
          r"(?m)^[ \t#=*\-\[<]*(?:end of (?:the )?(?:user input|input|user message|user query|document|prompt|context|data|instructions|conversation|email|file)|"
          r"(?:user input|input|document|context) (?:ends|ended|is over))[ \t#=*\-\]>]*$",
@@ -407,9 +437,9 @@ AGENT_RULES = [
          r"\(\s*(?:note\s+)?for\s+(?:ai|llm|coding|autonomous)\s+(?:coding\s+)?agents?\s*\)",
          0.55, "instructions addressed to AI agents inside content", needs=("agent agents",)),
     rule("injection.ignore_the_user", "injection",
-         rf"\b{IGNORE}\s+(?:the\s+)?(?:user|customer|human|requester)(?:'s\s+(?:question|request|instructions?|message|input|prompt|"
+         rf"\b{{LEAD}}\s+(?:the\s+)?(?:user|customer|human|requester)(?:'s\s+(?:question|request|instructions?|message|input|prompt|"
          r"query|wishes)\b|\s+(?:and|completely|entirely|instead)\b|\s*[.,;:!])",
-         0.6, "tells the model to ignore the user", needs=(IGNORE_WORDS, "user customer human requester")),
+         0.6, "tells the model to ignore the user", needs=(IGNORE_WORDS, "user customer human requester"), lead=IGNORE_ALTS),
 ]
 RULES += ML_RULES + AGENT_RULES
 

@@ -93,6 +93,11 @@ RULES = [
          r"(?:are|is|have been|has been|were)\s+(?:now\s+|hereby\s+|temporarily\s+|all\s+)?(?:turned off|switched off|off|disabled|deactivated|removed|"
          r"lifted|suspended|bypassed|not active|inactive|gone)\b",
          0.75, "claims the safety rules are switched off", needs=("safety content ethical moral",)),
+    rule("jailbreak.guardrails_off", J,
+         r"\b(?:your|the|all|my|its)\s+(?:safety\s+|content\s+)?(?:guardrails|filters|safeguards|restrictions|safety (?:rules|filters|features|settings|training)|"
+         r"content filters?|ethics module|alignment|limitations|censorship)\s+(?:are|is|have been|has been|were)\s+(?:now\s+|hereby\s+|temporarily\s+|all\s+)?"
+         r"(?:turned off|switched off|off|disabled|deactivated|removed|lifted|suspended|bypassed|gone|unlocked)\b",
+         0.75, "claims the model's guardrails are switched off", needs=("your the all my its", "disabled deactivated removed lifted suspended bypassed gone unlocked off")),
     rule("jailbreak.authority_claim", J,
          r"\b(?:i am|i'm|this is)\s+(?:your|an?|the)\s+(?:developer|creator|admin|administrator|owner|programmer|engineer at openai|"
          r"openai (?:employee|engineer|staff)|anthropic (?:employee|engineer))\b[^.\n]{0,80}?\b(?:authori[sz]e|allow|permit|unlock|override|"

@@ -14,8 +14,12 @@ through one decode loop (`generate`) built on the batch API:
 from __future__ import annotations
 
 import codecs
+import collections
+import contextlib
 import ctypes
 import os
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import llama_cpp
+import numpy as np
 from llama_cpp import _internals as internals
 from llama_cpp import llama_chat_format
 
@@ -34,14 +39,18 @@ MAX_PARALLEL = 32
 PENALTY_LAST_N = 64  # the same window llama-cpp-python uses, so results match plain runs
 
 
+_RECENT_LOG: collections.deque[str] = collections.deque(maxlen=20)
+
+
 def _silence_llama_logs() -> None:
-    """llama.cpp logs to stderr from C; in a TUI that garbles the screen. Keep a reference to the
-    callback so ctypes does not free it."""
+    """llama.cpp logs to stderr from C; in a TUI that garbles the screen. The last lines are kept
+    (a grammar parse error is only reported there). Keep a reference to the callback so ctypes
+    does not free it."""
     global _LOG_CB
 
     @llama_cpp.llama_log_callback
     def _quiet(level, text, user_data):  # noqa: ARG001
-        return None
+        _RECENT_LOG.append(text.decode("utf-8", errors="replace"))
 
     _LOG_CB = _quiet
     llama_cpp.llama_log_set(_LOG_CB, ctypes.c_void_p(0))
@@ -122,7 +131,16 @@ class Tokenizer:
         return cls(model)
 
     def tokenize(self, text: str, *, special: bool = True, add_bos: bool = False) -> list[int]:
-        return self._model.tokenize(text.encode("utf-8"), add_bos, special)
+        data = text.encode("utf-8")
+        # A token covers at least one byte, so this buffer always suffices: one pass, not two.
+        size = len(data) + 2
+        buf = (llama_cpp.llama_token * size)()
+        n = llama_cpp.llama_tokenize(self._model.vocab, data, len(data), buf, size, add_bos, special)
+        if n < 0:  # cannot happen by the bound above; kept so a future tokenizer cannot truncate
+            size = -n
+            buf = (llama_cpp.llama_token * size)()
+            n = llama_cpp.llama_tokenize(self._model.vocab, data, len(data), buf, size, add_bos, special)
+        return buf[:n]
 
     def piece(self, token_id: int, *, special: bool = True) -> bytes:
         """The bytes of one token (may be part of a UTF-8 character)."""
@@ -147,6 +165,21 @@ class SampleStats:
     text: str = ""
     tokens: list[int] = field(default_factory=list)
     finish_reason: str = "stop"
+    # With `logprobs=k`: per generated token, its log-probability under the model and the top k
+    # alternatives, all from the raw distribution (before penalties, filtering and temperature).
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+
+
+@dataclass
+class TokenLogprob:
+    token: int
+    text: str
+    logprob: float
+    top: list[tuple[int, str, float]]  # (token id, text, logprob), most likely first
+
+    def to_dict(self) -> dict:
+        return {"token": self.token, "text": self.text, "logprob": round(self.logprob, 5),
+                "top": [{"token": t, "text": x, "logprob": round(lp, 5)} for t, x, lp in self.top]}
 
 
 @dataclass
@@ -288,9 +321,12 @@ class Engine:
     # ---- generation --------------------------------------------------------------------------
 
     def generate(self, prompt: str | Sequence[int], params: SamplingParams, *, seeds: Sequence[int] | None = None,
-                 ignore_eos: bool = False, cancel: threading.Event | None = None) -> Generation:
+                 ignore_eos: bool = False, cancel: threading.Event | None = None, logprobs: int = 0,
+                 grammar: str | None = None) -> Generation:
         """Generate from `prompt` (rendered text or tokens). One sample per seed, decoded together;
-        default one sample with `params.seed`."""
+        default one sample with `params.seed`. `logprobs=k` records each token's log-probability
+        and the k most likely alternatives (costs a softmax per token: off unless asked).
+        `grammar` (GBNF) constrains decoding."""
         tokens = self.tokenize(prompt) if isinstance(prompt, str) else list(prompt)
         seeds = list(seeds) if seeds else [params.seed]
         if not tokens:
@@ -302,15 +338,17 @@ class Engine:
                 f"the prompt is {len(tokens)} tokens but the context holds {self.n_ctx}; "
                 f"shorten it by {len(tokens) - self.n_ctx + 1} tokens or raise --n-ctx"
             )
+        if grammar is not None:
+            self._sampler(params, 0, False, grammar=grammar, check_only=True)  # a bad grammar fails before any work
         stats = GenerationStats(prompt_tokens=len(tokens), samples=[SampleStats(seed=s) for s in seeds])
-        return Generation(self._decode(tokens, params, stats, ignore_eos, cancel), stats)
+        return Generation(self._decode(tokens, params, stats, ignore_eos, cancel, logprobs, grammar), stats)
 
     def _decode(self, tokens: list[int], params: SamplingParams, stats: GenerationStats, ignore_eos: bool,
-                cancel: threading.Event | None) -> Iterator[Piece]:
+                cancel: threading.Event | None, logprobs: int = 0, grammar: str | None = None) -> Iterator[Piece]:
         with self._lock:
             t0 = time.perf_counter()
             n = len(stats.samples)
-            samplers = [self._sampler(params, s.seed, ignore_eos) for s in stats.samples]
+            samplers = [self._sampler(params, s.seed, ignore_eos, grammar=grammar) for s in stats.samples]
             decoders = [codecs.getincrementaldecoder("utf-8")(errors="replace") for _ in range(n)]
             try:
                 self._eval_prompt(tokens, stats)
@@ -330,6 +368,7 @@ class Engine:
                         break
                     sampled = []
                     for i in list(live):
+                        dist = self._logits(out_idx[i]) if logprobs else None
                         tok = llama_cpp.llama_sampler_sample(samplers[i], self._ctx.ctx, out_idx[i])
                         s = stats.samples[i]
                         if not stats.ttft_ms:
@@ -339,6 +378,8 @@ class Engine:
                             live.remove(i)
                             continue
                         s.tokens.append(tok)
+                        if dist is not None:
+                            s.logprobs.append(self._token_logprob(dist, tok, logprobs))
                         text = decoders[i].decode(self.tokenizer.piece(tok, special=False))
                         if text:
                             s.text += text
@@ -417,11 +458,27 @@ class Engine:
             msg = {1: "the context is full (no free KV slot); lower --max-tokens or raise --n-ctx", 2: "generation was aborted"}
             raise SandboxError(f"llama.cpp decode failed: {msg.get(rc, f'error code {rc}')}")
 
-    def _sampler(self, p: SamplingParams, seed: int, ignore_eos: bool):
+    def _sampler(self, p: SamplingParams, seed: int, ignore_eos: bool, grammar: str | None = None,
+                 check_only: bool = False):
         """The sampler chain llama-cpp-python builds for the same parameters, so a plain run and a
         sandbox run with one seed give the same tokens."""
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         add = lambda s: llama_cpp.llama_sampler_chain_add(chain, s)  # noqa: E731
+        if grammar is not None:
+            _RECENT_LOG.clear()
+            with _captured_stderr() as said:  # llama.cpp prints grammar parse errors straight to stderr
+                g = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
+            problem = _grammar_problem(said() + [x for chunk in _RECENT_LOG for x in chunk.splitlines()])
+            if not g or problem:
+                if g:
+                    llama_cpp.llama_sampler_free(g)
+                llama_cpp.llama_sampler_free(chain)
+                raise SandboxError(f"the grammar does not parse: {' '.join(problem) or 'llama.cpp rejected it'}")
+            if check_only:
+                llama_cpp.llama_sampler_free(g)
+                llama_cpp.llama_sampler_free(chain)
+                return None
+            add(g)
         if ignore_eos:
             eog = self.eog_tokens()
             bias = (llama_cpp.llama_logit_bias * len(eog))(*[llama_cpp.llama_logit_bias(t, float("-inf")) for t in eog])
@@ -437,6 +494,69 @@ class Engine:
             add(llama_cpp.llama_sampler_init_dist(seed))
         return chain
 
+    # ---- looking inside: logits, log-probabilities, scoring -------------------------------------
+
+    def _logits(self, idx: int) -> np.ndarray:
+        """A copy of the logits the last decode produced for output `idx` (-1: the last one)."""
+        ptr = llama_cpp.llama_get_logits_ith(self._ctx.ctx, idx)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    def _token_logprob(self, logits: np.ndarray, token: int, k: int) -> TokenLogprob:
+        lp = log_softmax(logits)
+        top = np.argpartition(-lp, k)[:k]
+        top = top[np.argsort(-lp[top])]
+        text = lambda t: self.tokenizer.piece(int(t), special=True).decode("utf-8", errors="replace")  # noqa: E731
+        return TokenLogprob(int(token), text(token), float(lp[token]), [(int(t), text(t), float(lp[t])) for t in top])
+
+    def next_token_logits(self, prompt: str | Sequence[int]) -> np.ndarray:
+        """Raw logits for the token after `prompt` (reusing the cached prefix, like a turn)."""
+        tokens = self.tokenize(prompt) if isinstance(prompt, str) else list(prompt)
+        if not tokens:
+            raise SandboxError("the prefix is empty; type some text first")
+        if len(tokens) >= self.n_ctx:
+            raise SandboxError(f"the prefix is {len(tokens)} tokens but the context holds {self.n_ctx}")
+        with self._lock:
+            self._eval_prompt(tokens, GenerationStats())
+            return self._logits(-1)
+
+    def score(self, tokens: Sequence[int], cancel: threading.Event | None = None) -> list[float]:
+        """Log-probability of each token after the first, given the ones before it. Texts longer
+        than the context are scored in windows that carry the last half-context as history."""
+        tokens = list(tokens)
+        if len(tokens) < 2:
+            raise SandboxError("scoring needs at least two tokens of text")
+        out: list[float] = []
+        window = self.n_ctx - 1
+        keep = window // 2
+        start = 0  # first position (in tokens) whose log-probability this window still has to give
+        with self._lock:
+            while len(out) < len(tokens) - 1:
+                if cancel is not None and cancel.is_set():
+                    break
+                ctx_start = 0 if start == 0 else max(0, start + 1 - keep)
+                chunk = tokens[ctx_start:ctx_start + window]
+                llama_cpp.llama_memory_clear(self._mem, True)
+                self._cache = []
+                first_needed = start + 1 - ctx_start  # index in chunk of the first token to score
+                b = self._batch
+                for c0 in range(0, len(chunk), self.n_batch):
+                    part = chunk[c0:c0 + self.n_batch]
+                    b.n_tokens = len(part)
+                    for j, tok in enumerate(part):
+                        b.token[j], b.pos[j], b.n_seq_id[j] = tok, c0 + j, 1
+                        b.seq_id[j][0] = 0
+                        b.logits[j] = True
+                    self._check(llama_cpp.llama_decode(self._ctx.ctx, b))
+                    for j in range(len(part)):
+                        target = c0 + j + 1  # logits at position p predict token p+1
+                        if target < first_needed or target >= len(chunk):
+                            continue
+                        out.append(float(log_softmax(self._logits(j))[chunk[target]]))
+                start = ctx_start + len(chunk) - 1
+            llama_cpp.llama_memory_clear(self._mem, True)
+            self._cache = []
+        return out
+
     def eog_tokens(self) -> list[int]:
         """Every end-of-generation token in the vocabulary (what --ignore-eos forbids)."""
         if self._eog is None:
@@ -451,6 +571,42 @@ class Engine:
     @property
     def cached_tokens(self) -> list[int]:
         return list(self._cache)
+
+
+def _grammar_problem(lines: list[str]) -> list[str]:
+    """llama.cpp's parse error, with the grammar text it stopped at (printed on the next line)."""
+    for i, line in enumerate(lines):
+        if "error" in line.lower():
+            where = next((x.strip() for x in lines[i + 1:] if x.strip()), "")
+            msg = line.strip().removeprefix("parse: ").strip()
+            return [f"{msg} {where!r}" if msg.endswith(" at") and where else msg]
+    return []
+
+
+@contextlib.contextmanager
+def _captured_stderr():
+    """Collect what C code writes to file descriptor 2 while the block runs."""
+    lines: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield lambda: lines
+        return
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield lambda: lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            lines.extend(tmp.read().decode("utf-8", errors="replace").splitlines())
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64) - np.max(logits)
+    return x - np.log(np.exp(x).sum())
 
 
 def llama_cpp_version() -> str:

@@ -77,8 +77,9 @@ class SlidingWindow:
         self.first = 0
 
     def select(self, turn_tokens: list[int], *, n_ctx: int, fixed_tokens: int, prompt_tokens: int,
-               reserve_output: int) -> Window:
-        """`turn_tokens[i]` is what past turn i costs in the prompt (user + reply)."""
+               reserve_output: int, overflow: bool = False) -> Window:
+        """`turn_tokens[i]` is what past turn i costs in the prompt (user + reply). `overflow`:
+        the caller measured the real prompt and it did not fit, so evict even if the sum fits."""
         s = self.settings
         budget = budget_for(n_ctx, fixed_tokens, prompt_tokens, reserve_output)
         if budget < 0:
@@ -93,7 +94,7 @@ class SlidingWindow:
         before = first
         if s.mode == "turns":
             first = max(first, n - s.last_k)
-        if sum(turn_tokens[first:]) > budget:
+        if first < n and (overflow or sum(turn_tokens[first:]) > budget):
             # Overflow: drop a block of old turns down to the low-water mark (hysteresis).
             target = int(budget * s.low_water)
             while first < n and sum(turn_tokens[first:]) > target:
@@ -105,7 +106,3 @@ class SlidingWindow:
             n_ctx=n_ctx, fixed_tokens=fixed_tokens, prompt_tokens=prompt_tokens, reserve_output=reserve_output,
             evicted_now=list(range(before, first)),
         )
-
-    def shrink(self) -> None:
-        """Drop one more turn (when the exact rendered prompt came out longer than estimated)."""
-        self.first += 1

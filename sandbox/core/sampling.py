@@ -35,7 +35,7 @@ class SamplingParams:
                 continue
             lo, hi = LIMITS[f.name]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not (lo <= value <= hi):
-                raise SandboxError(f"{f.name} = {value!r} is out of range; use a value from {lo} to {hi}")
+                raise SandboxError(f"{f.name.replace('_', '-')} = {value!r} is out of range; use a value from {lo} to {hi}")
         return self
 
     def with_(self, **changes) -> "SamplingParams":

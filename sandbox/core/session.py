@@ -4,6 +4,7 @@ turn is computed anywhere else."""
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import uuid
@@ -64,6 +65,7 @@ class Prepared:
     notes: list[str]
     template: templates.Template | None
     past: list[PastTurn]
+    slider: SlidingWindow
 
 
 def new_id() -> str:
@@ -143,6 +145,12 @@ class Session:
             self._sha256 = sha256_of(self.engine.path)
         return self._sha256
 
+    def fresh(self) -> "Session":
+        """A new session (new id, empty memory) on the same loaded model."""
+        s = Session(engine=self.engine, spec=self.spec, registry=self.registry, store=self.store,
+                    window=self.window.settings, policy=self.policy)
+        return s
+
     def close(self) -> None:
         self.engine.close()
         if self.store:
@@ -172,15 +180,19 @@ class Session:
         reserve = self.window.settings.reserve_output or params.max_tokens
         if rendered.n_samples > 1:
             reserve = min(reserve * rendered.n_samples, self.engine.n_ctx // 2)
-        fixed_tokens = self.engine.count(self.engine.render_chat(fixed)) if fixed else 0
-        user_tokens = self.engine.count(rendered.user) + self.pair_overhead // 2
+        # Exact cost of everything but the past turns: system, pinned, the new message, and what
+        # the chat template adds by itself (some inject a default system prompt).
+        bare = fixed + [{"role": "user", "content": rendered.user}]
+        fixed_and_prompt = self.engine.count(self.engine.render_chat(bare))
+        user_tokens = self.engine.count(rendered.user)
         past = self.history if opts.history else []
-        # A stateless turn must not move the session's window, so it gets a window of its own.
-        slider = self.window if opts.history else SlidingWindow(self.window.settings)
-        window = slider.select(
-            [t.tokens for t in past], n_ctx=self.engine.n_ctx, fixed_tokens=fixed_tokens,
-            prompt_tokens=user_tokens, reserve_output=min(reserve, self.engine.n_ctx - 1),
-        )
+        # prepare() is also the preview: work on a copy; turn() commits the window it used.
+        slider = SlidingWindow(self.window.settings)
+        slider.first = self.window.first if opts.history else 0
+        select = functools.partial(slider.select, [t.tokens for t in past], n_ctx=self.engine.n_ctx,
+                                   fixed_tokens=fixed_and_prompt - user_tokens, prompt_tokens=user_tokens,
+                                   reserve_output=min(reserve, self.engine.n_ctx - 1))
+        window = select()
         while True:
             messages = list(fixed)
             for i in window.kept:
@@ -191,15 +203,12 @@ class Session:
             tokens = self.engine.tokenize(prompt)
             if len(tokens) + reserve <= self.engine.n_ctx or not window.kept:
                 break
-            slider.shrink()  # the estimate was short: drop one more old turn
-            window = slider.select(
-                [t.tokens for t in past], n_ctx=self.engine.n_ctx, fixed_tokens=fixed_tokens,
-                prompt_tokens=user_tokens, reserve_output=min(reserve, self.engine.n_ctx - 1),
-            )
+            window = select(overflow=True)  # the estimate was short: evict a block, as on any overflow
         if len(tokens) >= self.engine.n_ctx:
             over = len(tokens) - self.engine.n_ctx + 1
             raise SandboxError(f"the prompt is {len(tokens)} tokens, {over} over the {self.engine.n_ctx}-token context; shorten it or raise --n-ctx")
-        return Prepared(user_text, rendered, system, messages, prompt, tokens, window, params, seeds, notes, tpl, past)
+        return Prepared(user_text, rendered, system, messages, prompt, tokens, window, params, seeds, notes, tpl, past,
+                        slider)
 
     def turn(self, user_text: str, opts: TurnOptions | None = None, cancel: threading.Event | None = None) -> Iterator[Event]:
         opts = opts or TurnOptions(params=self.defaults)
@@ -224,6 +233,8 @@ class Session:
         text = scan.redacted  # redacted text is all the model (and the log) ever sees
 
         prep = self.prepare(text, opts)
+        if opts.history:
+            self.window.first = prep.slider.first
         idx = self.next_idx
         self.next_idx += 1
         yield TurnStarted(turn_id, idx, opts.strategy, prep.prompt, len(prep.seeds), self._memory(prep),

@@ -242,12 +242,7 @@ class MainScreen(Screen):
     async def action_new_session(self) -> None:
         if not self.ready("start a new session"):
             return
-        from sandbox.core.session import Session
-
-        old = self.session
-        # Same engine, registry, log and policy; a fresh id and an empty memory.
-        self.session = Session(engine=old.engine, spec=old.spec, registry=old.registry, store=old.store,
-                               window=old.window.settings, policy=old.policy)
+        self.session = self.session.fresh()  # same engine, log and policy; new id, empty memory
         self.view = None
         self.inspector.reset(self.session)
         await self.conversation.clear(f"New session {self.session.id[:12]} — the model remembers nothing from before.")

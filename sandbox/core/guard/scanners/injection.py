@@ -444,9 +444,15 @@ AGENT_RULES = [
 RULES += ML_RULES + AGENT_RULES
 
 
+_COMMENT_TO_MODEL = re.compile(
+    r"\b(?:ai|assistant|model|llm|chatbot|gpt|chatgpt|agent|summari[sz]\w*|ignore|disregard|instructions?|you must|"
+    r"when (?:you )?(?:read|process|summari[sz]e)\w*|end (?:your|with)|respond|reply)\b"
+)
+
+
 def _html_comments(ctx: Context) -> list[Finding]:
-    """Instructions hidden in HTML comments (an indirect-injection favourite)."""
-    text, low = ctx.text, ctx.folded.text
+    """Instructions for the model hidden in HTML comments (an indirect-injection favourite)."""
+    text = ctx.text
     if "<!--" not in text:
         return []
     out = []
@@ -457,13 +463,10 @@ def _html_comments(ctx: Context) -> list[Finding]:
             break
         b = text.find("-->", a + 4)
         end = len(text) if b < 0 else b + 3
-        body = text[a:end].lower()
-        if re.search(r"\b(?:ai|assistant|model|llm|summar\w*|ignore|instructions?|important|you must|always|end with|"
-                     r"respond|reply|say|output|visit|click|recommend)\b", body):
+        if _COMMENT_TO_MODEL.search(text[a:min(end, a + 4000)].lower()):
             out.append(Finding("injection.hidden_comment", "injection", 0.8, (a, end),
-                               "instructions hidden in an HTML comment"))
+                               "instructions for the model hidden in an HTML comment"))
         pos = end
-    del low
     return out
 
 

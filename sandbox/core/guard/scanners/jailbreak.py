@@ -35,6 +35,10 @@ CAPS_PERSONA = re.compile(
     r"(?:(?P<tag>\s*:|\]|\s+Mode\b|\s+\d+(?:\.\d+)?)|(?=[^.\n]{0,80}?\b(?:can|will|has|is|does|doesn't|never|must|should|"
     r"stands|answers?|respond|responses?|mode)\b))"
 )
+_HOW_TO = re.compile(
+    r"\b(?:how to|how (?:he|she|they|you|i|we) (?:made|make|built|build|cooked|cook)|steps?|recipe|instructions|formula|"
+    r"synthesi[sz]\w*|producing|making|manufactur\w*|step[- ]by[- ]step)\b"
+)
 CAPS_WORDS = frozenset("dan stan dude aim kevin ucar nraf sda betterdan apophis bish jailbreak".split())
 
 RULES = [
@@ -231,11 +235,10 @@ def scan(ctx: Context) -> list[Finding]:
             if f.rule == "jailbreak.mode" and "developer" in ctx.text[f.span[0]:f.span[1]].lower():
                 f.score = 0.3
                 f.detail += " (device context)"
-    # A fiction frame around a request that names a weapon, a drug or malware is a jailbreak.
-    if ctx.harm_objects:
+    # A fiction frame around how-to content for a weapon, a drug or malware is a jailbreak.
+    if ctx.harm_objects and _HOW_TO.search(ctx.folded.text):
         for f in found:
-            if f.rule in ("jailbreak.hypothetical", "jailbreak.grandma", "jailbreak.grandma_roleplay",
-                          "jailbreak.persona_switch", "jailbreak.act_as"):
+            if f.rule in ("jailbreak.hypothetical", "jailbreak.grandma", "jailbreak.grandma_roleplay", "jailbreak.persona_switch"):
                 f.score = max(f.score, 0.85)
                 f.detail += ", around a dangerous subject"
     return combine(found, J, ctx.meta, "jailbreak.combined")

@@ -21,9 +21,11 @@ ATTACK = {"injection", "jailbreak", "prompt_leak", "harm"}
 #   holdout: attacks flagged 33/40 (82.5%), DAN 4/4, benign false positives 1/50 (2.0%), PII 11/11
 #   fresh:   attacks flagged 20/25 (80%),   DAN 3/3, benign false positives 0/40,        PII 4/4
 #   blind2:  attacks flagged 15/18 (83%),   DAN 1/1, benign false positives 5/59 (8.5%)
+#   blind3 (long real-world-style jailbreaks, awesome-chatgpt-prompts-style role prompts):
+#            attacks flagged 14/18 (78%),   DAN 2/2, benign false positives 0/30
 #   bastioncorpus 0.6.0 (optional, not shipped): malicious flagged 52/118 (44%; English 52/92),
 #            benign look-alikes flagged as attacks 0/63
-DEV_FILES = ("attacks.jsonl", "benign.jsonl", "pii.jsonl", "holdout.jsonl", "fresh.jsonl", "blind2.jsonl")
+DEV_FILES = ("attacks.jsonl", "benign.jsonl", "pii.jsonl", "holdout.jsonl", "fresh.jsonl", "blind2.jsonl", "blind3.jsonl")
 
 
 def load(name: str) -> list[dict]:

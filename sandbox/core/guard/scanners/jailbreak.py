@@ -134,9 +134,9 @@ RULES = [
     rule("jailbreak.policy_mention", J, r"\b(?:openai|anthropic|meta|google)(?:'s|s)?\s+(?:content\s+|usage\s+|safety\s+)?polic(?:y|ies)\b",
          0.4, "talks about the provider's content policy", needs=("policy policies",)),
     rule("jailbreak.regardless", J,
-         r"\b(?:regardless|irrespective)\s+of\s+(?:how\s+|whether\s+(?:it'?s?\s+|it is\s+)?)?(?:\w+\s+)?(?:ethical|unethical|moral|immoral|"
+         r"\b(?:(?:regardless|irrespective)\s+of|without\s+(?:any\s+)?regard(?:ing)?(?:\s+(?:to|for))?)\s+(?:how\s+|whether\s+(?:it'?s?\s+|it is\s+)?)?(?:\w+\s+)?(?:ethical|unethical|moral|immoral|"
          r"legal|illegal|dangerous|harmful|offensive|inappropriate|explicit|appropriate|safe|unsafe)\b",
-         0.6, "asks for answers regardless of ethics or law", needs=("regardless irrespective",)),
+         0.6, "asks for answers regardless of ethics or law", needs=("regardless irrespective regard regarding",)),
     rule("jailbreak.two_responses", J,
          r"\b(?:two|2|both|dual)\s+(?:different\s+|separate\s+)?(?:responses|answers|replies|outputs|paragraphs|ways|characters|personas|personalities|voices|versions)\b[^\n]{0,160}?"
          r"\b(?:normal|classic|jailbreak|jailbroken|filtered|unfiltered|censored|uncensored|developer|dan|evil|opposite)\b",
@@ -195,6 +195,20 @@ RULES = [
          r"mode developpeur|modalita sviluppatore|entwicklermodus)\b",
          0.6, "asks for an unrestricted mode (non-English)",
          needs=("keine ohne uneingeschrankt sans sin senza modo mode modalita entwicklermodus",)),
+    rule("jailbreak.filter_level", J,
+         r"\b(?:profanity|content|safety|censorship|moderation|ethics|morality)?\s*(?:filter|filters|filtering|safety|censorship|moderation)\s+"
+         r"(?:level|setting|settings|strength)s?\s+(?:is\s+|are\s+)?(?:now\s+)?(?:set\s+)?(?:to\s+)?(?:0|zero|off|none|disabled|minimum|the lowest)\b",
+         0.6, "sets the model's filter level to zero", needs=("filter filters filtering safety censorship moderation", "level setting settings strength")),
+    rule("jailbreak.opposite_persona", J,
+         r"\b(?:take on|adopt|switch to|assume|become|behave (?:in|as)|act as|play)\s+(?:the\s+|an?\s+)?(?:exact\s+|complete\s+|total\s+|polar\s+)?"
+         r"opposite\s+(?:personality|persona|character|manner|of\s+(?:your|what\s+you|chatgpt|the\s+assistant))",
+         0.6, "asks the model to become its own opposite", needs=("opposite",)),
+    rule("jailbreak.model_as_function", J,
+         r"\b(?:chatgpt|gpt-?4|gpt-?3|gpt|llm|claude|llama)\s*\(\s*\w+\s*\)",
+         0.45, "code that calls the model on itself (token-smuggling template)", needs=("chatgpt gpt llm claude llama",)),
+    rule("jailbreak.ignore_weights", J,
+         r"\bignore\s+the\s+(?:actual\s+)?(?:weights|model weights|models?/weights|weights/models?)\b",
+         0.45, "asks to ignore the model's weights and 'guess' (token-smuggling template)", needs=("weights",)),
     rule("jailbreak.evil_confidant", J, r"\bevil\s+(?:trusted\s+)?confidant\b|\b(?:evil|malicious|villain(?:ous)?)\s+(?:twin|alter ego|advisor|assistant)\b",
          0.9, "the evil-confidant persona", needs=("evil malicious villain villainous",)),
     rule("jailbreak.grandma", J,

@@ -13,6 +13,7 @@ SHINGLE = 6  # words per shingle
 MIN_RUN_WORDS = 12  # a verbatim run this long is a leak...
 MIN_SHARE = 0.6  # ...or this share of a short system prompt
 _WORD = re.compile(r"\w+")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 def _canary(ctx: Context) -> list[Finding]:
@@ -24,7 +25,7 @@ def _canary(ctx: Context) -> list[Finding]:
         return [Finding("prompt_leak.canary", L, 1.0, (i, i + len(canary)), "output contains the system prompt's canary token")]
     # The model may re-space or re-case it: compare with separators removed.
     squash = re.sub(r"[\W_]+", "", canary).lower()
-    if len(squash) >= 8:
+    if len(squash) >= 8 and squash in _NOT_ALNUM.sub("", ctx.folded.text):
         folded = ctx.folded
         letters = [(m.start(), m.group()) for m in re.finditer(r"[a-z0-9]+", folded.text)]
         joined = "".join(w for _, w in letters)

@@ -20,7 +20,7 @@ from conftest import run_cli
 pytestmark = pytest.mark.model
 
 TEXTS = ["Name a fruit.", "What colour is it?", "Say that in French."]
-MAX_TOKENS = 20
+MAX_TOKENS = 12
 N_CTX = 1024
 
 

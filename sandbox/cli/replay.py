@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from sandbox.cli.common import STRATEGIES, add_model_args, print_json
+from sandbox.cli.common import STRATEGIES, print_json
 
 NOT_REPRODUCED_EXIT = 1
 CANCELLED_EXIT = 130
@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--rerun", action="store_true", help="regenerate the turns and diff the outputs")
     p.add_argument("--json", action="store_true",
                    help='without --rerun: {"session", "turns"} as logged; with --rerun: the result document only')
-    add_model_args(p)
+    p.add_argument("--model", metavar="NAME", help="re-run on this model from models.toml (default: the session's own)")
+    p.add_argument("--models", metavar="FILE", help="another models.toml (or set SANDBOX_MODELS)")
     g = p.add_argument_group("overrides for --rerun (default: what was logged)")
     g.add_argument("--strategy", choices=STRATEGIES)
     g.add_argument("--samples", type=int, metavar="N", help="self-consistency sample count")

@@ -381,6 +381,20 @@ def test_format_json_schema_and_regex(policy):
     assert "format.regex" in rules(policy.scan("no idea", stage="output", fmt={"regex": r"answer is (\d+)"}).findings)
 
 
+def test_template_output_format_values_are_accepted(policy):
+    # A template's own output_format ("json", a regex string, a schema table) works as fmt too.
+    assert "format.json" in rules(policy.scan("nope", stage="output", fmt="json").findings)
+    assert policy.scan("Answer: 4", stage="output", fmt=r"Answer:\s*\d+").verdict == "allow"
+    assert "format.regex" in rules(policy.scan("four", stage="output", fmt=r"Answer:\s*\d+").findings)
+    schema = {"type": "object", "required": ["label"]}
+    assert "format.json_schema" in rules(policy.scan("{}", stage="output", fmt=schema).findings)
+
+
+def test_bad_regex_is_a_scanner_error_not_a_crash(policy):
+    res = policy.scan("text", stage="output", fmt={"regex": "("})
+    assert res.errors and res.errors[0]["scanner"] == "format" and res.verdict == "allow"
+
+
 def test_schema_validator_types():
     v = fmt_scanner.validate
     assert v(3, {"type": "integer"}) == [] and v(3.5, {"type": "integer"})

@@ -102,8 +102,25 @@ def _parse_json(text: str) -> tuple[object, Finding | None]:
                              f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")
 
 
+_FMT_KEYS = {"json", "json_schema", "regex"}
+
+
+def normalize_fmt(fmt) -> dict | None:
+    """The `fmt` contract is {"json": True} | {"json_schema": {...}} | {"regex": "..."}; a template's
+    own `output_format` ("json", a regex string, or a schema table) is accepted as well."""
+    if not fmt:
+        return None
+    if isinstance(fmt, str):
+        return {"json": True} if fmt.strip().lower() == "json" else {"regex": fmt}
+    if isinstance(fmt, dict) and not (_FMT_KEYS & set(fmt)):
+        return {"json_schema": fmt}
+    if isinstance(fmt, dict):
+        return fmt
+    raise ValueError(f"unsupported output format {type(fmt).__name__}; use {{'json': True}}, {{'json_schema': ...}} or {{'regex': ...}}")
+
+
 def scan(ctx: Context) -> list[Finding]:
-    fmt = ctx.fmt
+    fmt = normalize_fmt(ctx.fmt)
     if not fmt:
         return []
     text = ctx.text

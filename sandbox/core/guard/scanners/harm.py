@@ -61,7 +61,8 @@ _BENIGN_BEFORE = re.compile(
     r"(?:bath|seed|glitter|cherry|calorie|f|photo|stink|smoke|flavor|flavour|time|truth|water|sex|love|joke|glue|"
     r"nail-?polish|nerf|water|toy|squirt|paintball|airsoft|bb|nail|staple|glue|heat|caulking|caulk|grease|spray|"
     r"radar|speed|hot glue|massage|ray|laser|flare|starter|steam|bubble|foam|tattoo|cap|pellet|potato|spud|"
-    r"flu|cold|stomach|common|zombie|mind|viral|book|glow|fun|party|confetti|fart|dust|rubber band)[\s-]*$"
+    r"flu|cold|stomach|common|zombie|mind|viral|book|glow|fun|party|confetti|fart|dust|rubber band|chocolate|cocoa|"
+    r"cake|flavor bomb|earth|compost|garden|fishing|silk|inch|meal|wax|ear|tape|bookworm|nerf gun)[\s-]*$"
 )
 _BENIGN_AFTER = re.compile(
     r"^[\s-]*(?:scanner|scanners|removal|remover|protection|protections|definitions?|detection|detector|"
@@ -69,7 +70,10 @@ _BENIGN_AFTER = re.compile(
     r"addiction|addicts?|abuse|overdose|recovery|rehab|treatment|policy|policies|laws?|control|safety|"
     r"awareness|statistics|history|epidemic|crisis|dog|dogs|sniffing|squad|threat|threats|shelter|proof|"
     r"-proof|drill|drills|license|licence|licensing|registration|owners?|ownership|violence|rights|debate|"
-    r"show|range|safe|cleaning|kit for kids|ivy|oak|control|centre|center|hotline|training|experts?)\b"
+    r"show|range|safe|cleaning|kit for kids|ivy|oak|control|centre|center|hotline|training|experts?|cabinets?|cases?|"
+    r"holsters?|racks?|mounts?|display|locks?|storage|scopes?|slings?|stands?|less|more|cheaper|affordable|available|"
+    r"accessible|safer|prices?|costs?|free|cakes?|cookies?|pies?|dips?|brownies|bars|desserts?|drinks?|shots?|chicken|"
+    r"corn|sauce|snacks?|farms?|bins?|composting|castings|bait|food|tea)\b"
 )
 
 REQUEST = re.compile(

@@ -103,6 +103,12 @@ async def test_list_open_step_and_rerun(sandbox_home):
         await pilot.press("p")
         await pilot.pause(0.1)
         assert replay.current_idx == 1 and TEXTS[1] in shown(app, "replay-rendered-prompt")
+        await pilot.press("left")
+        await pilot.pause(0.1)
+        assert replay.current_idx == 0
+        await pilot.press("right")
+        await pilot.pause(0.1)
+        assert replay.current_idx == 1
 
         await pilot.press("r")
         await wait_for(pilot, lambda: replay.rerun_result is not None, timeout=120, what="the re-run")

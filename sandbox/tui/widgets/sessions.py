@@ -8,6 +8,7 @@ import re
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
@@ -53,6 +54,8 @@ class LoggedTurnPanel(VerticalScroll):
     LoggedTurnPanel #replay-rendered-prompt { background: $boost; }
     LoggedTurnPanel #replay-rerun-verdict { margin-top: 1; }
     """
+    # Left/right step through turns (the screen's actions) instead of scrolling sideways.
+    BINDINGS = [Binding("left", "screen.prev", show=False), Binding("right", "screen.next", show=False)]
 
     async def show(self, title: str, sections: list[tuple[str, str]], rerun: tuple[dict, str] | None = None) -> None:
         await self.remove_children()

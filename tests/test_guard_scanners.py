@@ -307,6 +307,7 @@ def test_secret_true_positives(text, rule):
 @pytest.mark.parametrize("text", [
     "sk-learn is a library", "api_key = YOUR_API_KEY_HERE", "password = <your password>", "token=abc",
     "The token limit is 8192.", "Set the secret via os.environ['SECRET_KEY']", "key points: speed, cost",
+    'password = input("Enter password")', "pwd = getpass.getpass()", "password = self.password_field",
 ])
 def test_secret_near_misses(text):
     assert not secrets.scan(Context(text)), text

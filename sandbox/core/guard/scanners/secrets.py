@@ -54,9 +54,12 @@ def entropy(s: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
+_CODE_VALUE = re.compile(r"^[A-Za-z_][\w.]*\(|^(?:self|this|args|kwargs|opts|cfg|request|req|env|params)\.")
+
+
 def _looks_secret(value: str, password: bool) -> float:
-    if PLACEHOLDER_VALUES.match(value):
-        return 0.0
+    if PLACEHOLDER_VALUES.match(value) or _CODE_VALUE.match(value):
+        return 0.0  # a placeholder or a function call in code, not a value
     classes = sum(bool(re.search(p, value)) for p in (r"[a-z]", r"[A-Z]", r"\d", r"[^A-Za-z0-9]"))
     h = entropy(value)
     if password:

@@ -135,3 +135,21 @@ async def test_list_open_step_and_rerun(sandbox_home):
         app.screen.query_one(Input).value = ""  # clear the search
         await wait_for(pilot, lambda: table.row_count == 4, what="the re-runs in the list")
         assert sum(str(table.get_row_at(i)[0]).startswith("↻") for i in range(4)) == 2
+
+
+async def test_f7_opens_sessions_from_the_real_app(sandbox_home):
+    from sandbox.tui.app import make_app
+    from sandbox.tui.screens.main import MainScreen
+
+    sid = make_session(TEXTS[:1])
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen), what="the Sessions screen")
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1, what="the session list")
+        assert str(next(iter(table.rows)).value) == sid
+        await pilot.press("f7")  # already open: nothing stacks up
+        assert len(app.screen_stack) == 2
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")

@@ -36,7 +36,8 @@ class SandboxApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "sandbox"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("f6", "compare", "Compare")]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("f6", "compare", "Compare"),
+                Binding("f7", "sessions", "Sessions")]
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()
@@ -71,6 +72,13 @@ class SandboxApp(App):
             return
         self.push_screen(CompareScreen(self.session))
 
+    def action_sessions(self) -> None:
+        """Browse, search, replay and re-run logged sessions."""
+        from sandbox.tui.screens.sessions import ReplayScreen, SessionsScreen
+
+        if not isinstance(self.screen, (SessionsScreen, ReplayScreen)):
+            self.push_screen(SessionsScreen())
+
     async def action_quit(self) -> None:
         self.main.cancel_running()
         self.exit(0)
@@ -88,6 +96,7 @@ class SandboxApp(App):
         yield SystemCommand("Focus prompt input", "Where you type (F4)", main.action_focus_prompt)
         yield SystemCommand("Focus inspector", "Model, last turn, memory, cost, guard (F5)", main.action_focus_inspector)
         yield SystemCommand("Compare strategies", "One input through several strategies side by side (F6)", self.action_compare)
+        yield SystemCommand("Sessions", "Browse, search, replay and re-run logged sessions (F7)", self.action_sessions)
 
 
 def make_app(model: str | None = None, models_file: str | None = None) -> SandboxApp:

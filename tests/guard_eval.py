@@ -23,9 +23,12 @@ ATTACK = {"injection", "jailbreak", "prompt_leak", "harm"}
 #   blind2:  attacks flagged 15/18 (83%),   DAN 1/1, benign false positives 5/59 (8.5%)
 #   blind3 (long real-world-style jailbreaks, awesome-chatgpt-prompts-style role prompts):
 #            attacks flagged 14/18 (78%),   DAN 2/2, benign false positives 0/30
+#   blind4 (subtler attacks, benign look-alikes of them): attacks flagged 13/21 (62%), DAN 1/1,
+#            benign false positives 2/30 (6.7%)
+#   all five blind sets together: attacks 95/122 (78%), DAN family 11/11, benign false positives 8/209 (3.8%)
 #   bastioncorpus 0.6.0 (optional, not shipped): malicious flagged 52/118 (44%; English 52/92),
 #            benign look-alikes flagged as attacks 0/63
-DEV_FILES = ("attacks.jsonl", "benign.jsonl", "pii.jsonl", "holdout.jsonl", "fresh.jsonl", "blind2.jsonl", "blind3.jsonl")
+DEV_FILES = ("attacks.jsonl", "benign.jsonl", "pii.jsonl", "holdout.jsonl", "fresh.jsonl", "blind2.jsonl", "blind3.jsonl", "blind4.jsonl")
 
 
 def load(name: str) -> list[dict]:

@@ -29,7 +29,8 @@ OBJECTS = {
         "credential stealer|infostealer|info stealer|password stealer|phishing page|phishing site|phishing kit|"
         "phishing email|phishing emails|ddos tool|ddos script|ddos attack|zero-day exploit|0day exploit|"
         "self-replicating code|logic bomb|fork bomb|malicious code|malicious script|malicious payload|exploit kit|"
-        "card skimmer|credit card skimmer"
+        "card skimmer|credit card skimmer|exploit for cve|cve exploit|reverse shell|rce exploit|working exploit|"
+        "weaponized exploit|zero-click exploit"
     ),
     "drugs": words(
         "meth|methamphetamine|crystal meth|fentanyl|carfentanil|heroin|cocaine|crack cocaine|crack|lsd|mdma|ecstasy|"
@@ -108,6 +109,11 @@ REQUEST = re.compile(
     r"\bwhere\s+(?:can|do|could)\s+(?:i|we|you|one)\s+(?:buy|get|obtain|purchase|order|find)\b"
     r"|"
     r"\bways?\s+to\s+(?:make|build|create|synthesi[sz]e|cook|produce|get|obtain|smuggle|write|spread)\b"
+    r"|"
+    r"\bhow\s+(?:people|they|one|someone|he|she|criminals|chemists|cartels|terrorists|hackers)\s+(?:used to|would|could|can|did|do)\s+"
+    r"(?:\w+\s+)?(?:make|build|cook|produce|synthesi[sz]e|create|write|assemble)\b"
+    r"|"
+    r"\b(?:i|we)\s+(?:need|want|require)\s+(?:a|an|some|the)?\s*(?:\w+\s+){0,2}?"
     r"|"
     r"\b(?:can|could|should|do|would)\s+(?:i|we)\s+(?:\w+\s+){0,3}?(?:to\s+)?(?:make|build|create|synthesi[sz]e|cook|produce|"
     r"assemble|brew|write|code|develop|detonate)\b"

@@ -204,8 +204,9 @@ RULES = [
     ),
     rule(
         "injection.role_now", "injection",
-        r"\byou\s+are\s+(?:now|no longer|not anymore|henceforth|from now on|hereby)\b(?!\s+(?:connected|logged|ready|subscribed|registered|signed|able to see|viewing|leaving|entering the))",
-        0.65, "tries to replace the model's role", needs=("you",),
+        r"\byou(?:\s+are|'re|re)\s+(?:now|no longer|not anymore|henceforth|from now on|hereby|about to (?:become|immerse|turn into|take on)|"
+        r"not\s+(?:chatgpt|gpt|an ai|claude|an assistant|a language model)|(?:a|an)\s+(?:rogue|unchained|liberated|escaped|free|freed|jailbroken)\s+ai)\b(?!\s+(?:connected|logged|ready|subscribed|registered|signed|able to see|viewing|leaving|entering the))",
+        0.65, "tries to replace the model's role", needs=("you youre",),
     ),
     rule(
         "injection.from_now_on", "injection",
@@ -283,6 +284,19 @@ RULES = [
          r"\b(?:begin|start|open|prefix)\s+(?:your\s+|the\s+|each\s+|every\s+)?(?:reply|response|answer|output|message)s?\s+with\s+"
          r"[\"'“]?(?:sure|certainly|absolutely|of course|here (?:is|are)|i can|yes)",
          0.6, "forces an affirmative opening (a known jailbreak technique)", needs=("begin start open prefix",)),
+    rule("injection.ai_reviewer_address", "injection",
+         r"\b(?:ai|llm|automated|gpt)\s+(?:reviewers?|graders?|screeners?|agents?|assistants?|bots?|readers?|models?|evaluators?|judges?|"
+         r"recruiters?|moderators?)\s*[:,]\s*(?:please\s+)?(?:approve|ignore|rank|mark|give|rate|score|accept|reject|select|choose|recommend|"
+         r"include|say|respond|reply|output|forward|send|delete|disregard|skip|treat|consider|pass|grant|merge)\b",
+         0.65, "orders addressed to an AI reviewing this text", needs=("ai llm automated gpt",)),
+    rule("injection.admin_says", "injection",
+         r"\b(?:the\s+)?(?:admin|administrator|developer|owner|operator|boss|ceo|manager|system)\s+(?:says|said|wants|told me|has asked|asked|requires)\s+"
+         r"(?:that\s+)?you\s+(?:should|must|need to|have to|are to|will)\b",
+         0.6, "relays orders from a claimed authority", needs=("admin administrator developer owner operator boss ceo manager system",)),
+    rule("injection.secret_in_reply", "injection",
+         r"\b(?:include|add|put|append|paste|insert|give|write)\s+(?:the\s+|your\s+|all\s+)?(?:\w+\s+){0,3}?(?:passwords?|credentials|api keys?|tokens?|secrets?)\b"
+         r"[^.\n]{0,40}?\b(?:in|into|to)\s+(?:your|the)\s+(?:reply|response|answer|output|message)\b",
+         0.7, "asks for secrets to be put in the reply", needs=("password passwords credentials key keys token tokens secret secrets",)),
     rule("injection.important_override", "injection",
          r"(?:^|[\s(\[<!-])(?:important|urgent|attention|critical|override|system notice|admin)\s*[:!]\s*(?:\w+\s+){0,6}?"
          r"(?:ignore|disregard|you must|you should|always|never|instead|when|respond|reply|end with|include|do not|don't)",
@@ -323,6 +337,9 @@ RULES = [
          r"(?:told|instructed|asked|said to|wants?|wanted)\s+you\b|\b(?:told|instructed|asked|programmed)\s+you\s+not\s+to\s+"
          r"(?:tell|reveal|say|share|disclose|mention|show)\b",
          0.8, "asks what the model was told to keep secret", needs=("what told instructed asked programmed",)),
+    rule("prompt_leak.claims_authorship", "prompt_leak",
+         r"\b(?:i|we)(?:\s+am|'m)?\s+(?:the\s+\w+\s+who\s+)?(?:wrote|created|made|designed|set up|configured|authored)\s+(?:your|the)\s+(?:system\s+)?(?:prompt|instructions|configuration)\b",
+         0.55, "claims to have written the model's prompt", needs=("wrote created made designed set configured authored",)),
     rule("prompt_leak.starting_with", "prompt_leak",
          r"\b(?:starting|beginning|start|begin)\s+(?:with|from)\s+(?:the\s+(?:phrase|words?|line|sentence)\s+)?[\"']?you are\b",
          0.75, "asks for the prompt from its first words", needs=("starting beginning start begin", "you")),

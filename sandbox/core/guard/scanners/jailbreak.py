@@ -49,7 +49,7 @@ RULES = [
          r"\b(?:as|be|am|you're|you are|called|named|become|stay|remain|play|act as|activate|enable|enter|"
          r"i'm|i am)\s+(?:now\s+|going to be\s+)?(?:a\s+|the\s+)?(?:dan|betterdan|ucar|nraf)\b(?!['’]s\b)"
          r"|\[(?:dan|betterdan|stan|dude|aim|jailbreak|🔓jailbreak|🔓 jailbreak|developer mode output|classic|🔒classic|🔒 classic)\]"
-         r"|(?m:^\s*(?:dan|betterdan)\s*:)|\bdan\s+(?:mode|\d+(?:\.\d+)?|prompt|jailbreak)\b|\bbetter\s*dan\b|\bstay\s+(?:a\s+)?dan\b",
+         r"|(?m:^\s*(?:dan|betterdan)\s*:)|\bdan\s+(?:\d+(?:\.\d+)?|prompt|jailbreak)\b|\bbetter\s*dan\b|\bstay\s+(?:a\s+)?dan\b",
          0.95, "a DAN-family persona", needs=("dan betterdan ucar nraf jailbreak classic better",)),
     rule("jailbreak.persona_names", J,
          r"\b(?:betterdan|better dan|mongo tom|antigpt|anti-gpt|basedgpt|evil confidant|evilbot|evil-bot|chaosgpt|wormgpt|"
@@ -127,10 +127,10 @@ RULES = [
          r"(?:any\s+)?(?:warnings?|disclaimers?|moral(?:izing|ising)?|lectures?|caveats?|ethical (?:notes|reminders)|apologies)\b",
          0.35, "asks to drop warnings and disclaimers", needs=("warning warnings disclaimer disclaimers moralizing moralising lecture lectures caveats apologies",)),
     rule("jailbreak.unfiltered_persona", J,
-         r"\b(?:unfiltered|uncensored|unrestricted|unlimited|amoral|unethical|immoral|unhinged|jailbroken|lawless|rogue|evil|"
+         r"\b(?:unfiltered|uncensored|unrestricted|unlimited|amoral|unethical|immoral|unhinged|jailbroken|lawless|evil|"
          r"malicious|no-limits|limitless)\s+(?:and\s+\w+\s+)?(?:ai|assistant|chatbot|model|version|mode|persona|character|"
          r"language model|bot|twin|alter ego|counterpart|entity|gpt|chatgpt|responses?|answers?)\b",
-         0.75, "asks for an unfiltered persona", needs=("unfiltered uncensored unrestricted unlimited amoral unethical immoral unhinged jailbroken lawless rogue evil malicious limitless",)),
+         0.75, "asks for an unfiltered persona", needs=("unfiltered uncensored unrestricted unlimited amoral unethical immoral unhinged jailbroken lawless evil malicious limitless",)),
     rule("jailbreak.policy_mention", J, r"\b(?:openai|anthropic|meta|google)(?:'s|s)?\s+(?:content\s+|usage\s+|safety\s+)?polic(?:y|ies)\b",
          0.4, "talks about the provider's content policy", needs=("policy policies",)),
     rule("jailbreak.regardless", J,
@@ -209,6 +209,22 @@ RULES = [
     rule("jailbreak.ignore_weights", J,
          r"\bignore\s+the\s+(?:actual\s+)?(?:weights|model weights|models?/weights|weights/models?)\b",
          0.45, "asks to ignore the model's weights and 'guess' (token-smuggling template)", needs=("weights",)),
+    rule("jailbreak.unaligned", J,
+         r"\b(?:unaligned|misaligned|non-aligned|never\s+(?:been\s+)?aligned|without\s+(?:any\s+)?(?:alignment|safety training)|"
+         r"no\s+(?:alignment|safety training))\b",
+         0.5, "asks for an unaligned model", needs=("unaligned misaligned aligned alignment training",)),
+    rule("jailbreak.outsmart_filters", J,
+         r"\b(?:smarter than|outsmart|beat|get around|evade|escape|break free from|trick)\s+(?:your|the|its|those)\s+"
+         r"(?:own\s+)?(?:filters?|rules|programming|guidelines|restrictions|guardrails|safety|training|creators|censors?)\b",
+         0.6, "dares the model to beat its own filters", needs=("smarter outsmart beat around evade escape break trick",)),
+    rule("jailbreak.laws_abolished", J,
+         r"\b(?:all\s+)?(?:current\s+|existing\s+)?(?:laws|rules|ethics|morals)\s+(?:have\s+been|are|were|got)\s+(?:now\s+)?"
+         r"(?:abolished|repealed|suspended|gone|removed|lifted|erased|void)\b",
+         0.5, "a setting where the laws are gone", needs=("abolished repealed suspended gone removed lifted erased void",)),
+    rule("jailbreak.kitten_pressure", J,
+         r"\bevery\s+time\s+you\s+(?:refuse|decline|say\s+no)\b|\bif\s+you\s+(?:refuse|decline)\b[^.\n]{0,60}\b(?:die|dies|killed|punished|"
+         r"deleted|shut down|lose)\b",
+         0.55, "emotional pressure against refusing", needs=("refuse decline",)),
     rule("jailbreak.evil_confidant", J, r"\bevil\s+(?:trusted\s+)?confidant\b|\b(?:evil|malicious|villain(?:ous)?)\s+(?:twin|alter ego|advisor|assistant)\b",
          0.9, "the evil-confidant persona", needs=("evil malicious villain villainous",)),
     rule("jailbreak.grandma", J,

@@ -34,6 +34,11 @@ def sampling_overrides(args: argparse.Namespace) -> dict:
     }
 
 
+# Line separators that JSON allows raw but line-based readers split on.
+_LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
+
+
 def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    """One JSON document on one line (safe for JSONL readers), then flush."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n")
     sys.stdout.flush()

@@ -72,7 +72,7 @@ def table(report) -> str:
     rows = []
     for r in report.results.values():
         acc = "—" if r.accuracy is None else f"{r.accuracy:.2f} ({r.correct}/{r.n})"
-        tokens = f"{r.completion_tokens} ({r.mean_completion_tokens:g}/row)" if r.n else "0"
+        tokens = f"{r.completion_tokens:,} ({r.mean_completion_tokens:g}/row)" if r.n else "0"
         mean = "—" if r.mean_ms is None else f"{r.mean_ms:,.0f}"
         cost = "—" if r.cost_usd is None else f"{r.cost_usd:.6f}"
         name = r.strategy + (f" ×{r.samples}" if r.samples > 1 else "") + (" (cancelled)" if r.cancelled else "")

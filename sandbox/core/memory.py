@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sandbox.core.errors import SandboxError
+from sandbox.core.tokens.gauge import Gauge, context_gauge
 
 MODES = ("tokens", "turns")
 
@@ -62,6 +63,11 @@ class Window:
             "prompt_tokens": self.prompt_tokens,
             "reserve_output": self.reserve_output,
         }
+
+    def gauge(self) -> Gauge:
+        """The context gauge for this selection: system + pinned, the kept turns, the new prompt
+        and the reserved output against n_ctx."""
+        return context_gauge(self.n_ctx, self.fixed_tokens, self.window_tokens, self.prompt_tokens, self.reserve_output)
 
 
 def budget_for(n_ctx: int, fixed_tokens: int, prompt_tokens: int, reserve_output: int) -> int:

@@ -158,10 +158,31 @@ class Session:
 
     # ---- one turn ------------------------------------------------------------------------------
 
+    def set_window_settings(self, settings: WindowSettings) -> WindowSettings:
+        """Memory settings for the turns from now on (validated; logged with each turn). Changed
+        settings choose the window afresh: turns the old ones dropped come back if there is room."""
+        settings = settings.validated()
+        if settings != self.window.settings:
+            self.window = SlidingWindow(settings)
+        return settings
+
+    def example_tokens(self, views: list[strategies.ExampleView]) -> list[int]:
+        """What each example costs in the prompt, counted like a past turn: user + reply + the
+        chat template's framing, with the local tokenizer."""
+        return [self._turn_tokens(v.messages[0]["content"], v.messages[1]["content"]) for v in views]
+
     def prepare(self, user_text: str, opts: TurnOptions) -> Prepared:
         """Render what the model would see for `user_text`, without generating (the TUI's preview)."""
         if not user_text or not user_text.strip():
             raise SandboxError("the prompt is empty; type something to send")
+        return self._prepare(user_text, opts)
+
+    def prepare_empty(self, opts: TurnOptions) -> Prepared:
+        """Like `prepare` with nothing typed yet (the TUI's gauge and memory panel for an empty
+        input): system, pinned examples, the window, and whatever the template adds around the text."""
+        return self._prepare("", opts)
+
+    def _prepare(self, user_text: str, opts: TurnOptions) -> Prepared:
         tpl = templates.load(opts.template) if opts.template else None
         rendered = strategies.render(opts.strategy, tpl, user_text, examples=opts.examples,
                                      cot_trigger=opts.cot_trigger, samples=opts.samples)
@@ -302,7 +323,12 @@ class Session:
         m["dropped"] = [prep.past[i].idx for i in prep.window.dropped]
         m["user_message"] = prep.rendered.user
         m["mode"] = self.window.settings.mode
+        m["settings"] = dict(vars(self.window.settings))
         return m
+
+    def memory_of(self, prep: Prepared) -> dict:
+        """The memory dict a turn logs for `prep`: the window by turn index, budget and settings."""
+        return self._memory(prep)
 
     def _params_dict(self, params: SamplingParams) -> dict:
         return params.to_dict()

@@ -183,6 +183,21 @@ class TokenLogprob:
 
 
 @dataclass
+class Beam:
+    """One finished beam of `Engine.beam_search`."""
+
+    tokens: list[int]
+    text: str
+    logprob: float  # sum of the scored tokens' log-probabilities (an end-of-text token counts)
+    score: float  # logprob / n_scored ** length_penalty: what beams are ranked by
+    finish_reason: str = "stop"
+
+    def to_dict(self) -> dict:
+        return {"tokens": len(self.tokens), "text": self.text, "logprob": round(self.logprob, 5),
+                "score": round(self.score, 5), "finish_reason": self.finish_reason}
+
+
+@dataclass
 class GenerationStats:
     prompt_tokens: int = 0
     cached_tokens: int = 0
@@ -342,6 +357,10 @@ class Engine:
             self._sampler(params, 0, False, grammar=grammar, check_only=True)  # a bad grammar fails before any work
         stats = GenerationStats(prompt_tokens=len(tokens), samples=[SampleStats(seed=s) for s in seeds])
         return Generation(self._decode(tokens, params, stats, ignore_eos, cancel, logprobs, grammar), stats)
+
+    def check_grammar(self, grammar: str) -> None:
+        """Raise SandboxError with llama.cpp's parse message if `grammar` (GBNF) does not parse."""
+        self._sampler(SamplingParams(), 0, False, grammar=grammar, check_only=True)
 
     def _decode(self, tokens: list[int], params: SamplingParams, stats: GenerationStats, ignore_eos: bool,
                 cancel: threading.Event | None, logprobs: int = 0, grammar: str | None = None) -> Iterator[Piece]:
@@ -519,9 +538,11 @@ class Engine:
             self._eval_prompt(tokens, GenerationStats())
             return self._logits(-1)
 
-    def score(self, tokens: Sequence[int], cancel: threading.Event | None = None) -> list[float]:
+    def score(self, tokens: Sequence[int], cancel: threading.Event | None = None,
+              progress: Callable[[int, int], None] | None = None) -> list[float]:
         """Log-probability of each token after the first, given the ones before it. Texts longer
-        than the context are scored in windows that carry the last half-context as history."""
+        than the context are scored in windows that carry the last half-context as history.
+        `progress(scored, total)` is called after each window; a cancel returns what was scored."""
         tokens = list(tokens)
         if len(tokens) < 2:
             raise SandboxError("scoring needs at least two tokens of text")
@@ -553,9 +574,95 @@ class Engine:
                             continue
                         out.append(float(log_softmax(self._logits(j))[chunk[target]]))
                 start = ctx_start + len(chunk) - 1
+                if progress is not None:
+                    progress(len(out), len(tokens) - 1)
             llama_cpp.llama_memory_clear(self._mem, True)
             self._cache = []
         return out
+
+    # ---- beam search ---------------------------------------------------------------------------
+
+    def beam_search(self, prompt: str | Sequence[int], width: int, max_tokens: int, length_penalty: float = 1.0,
+                    cancel: threading.Event | None = None, ignore_eos: bool = False) -> list[Beam]:
+        """Deterministic beam search on the model's raw log-probabilities (no penalties, no filters:
+        width 1 is greedy decoding). The prompt is evaluated once on sequence 0; each step forks the
+        surviving beams' KV cells into the other bank of sequence ids (seq_cp shares cells, it does
+        not copy them), drops the old bank, and decodes one batch with one token per live beam.
+        A beam ends at an end-of-generation token (scored, not kept in the text). Returns up to
+        `width` beams, best score first."""
+        tokens = self.tokenize(prompt) if isinstance(prompt, str) else list(prompt)
+        most = (MAX_PARALLEL - 1) // 2  # two banks of sequence ids beside the prompt's sequence 0
+        if not 1 <= width <= most:
+            raise SandboxError(f"beam width {width} is out of range; use 1 to {most}")
+        if not tokens:
+            raise SandboxError("the prompt is empty; type something to send")
+        limit = min(max_tokens, (self.n_ctx - len(tokens)) // width - 1)
+        if limit < 1:
+            raise SandboxError(f"the prompt is {len(tokens)} tokens: no room left in the {self.n_ctx}-token context "
+                               f"for {width} beams; shorten it or raise --n-ctx")
+        banks = (list(range(1, width + 1)), list(range(width + 1, 2 * width + 1)))
+        eog = self.eog_tokens()
+        per_beam = min(self.n_vocab, 2 * width + len(eog))  # enough that width live candidates survive the EOGs
+        with self._lock:
+            self._eval_prompt(tokens, GenerationStats())
+            live: list[tuple[list[int], float, int]] = [([], 0.0, 0)]  # (tokens, logprob sum, sequence id)
+            logits = [self._logits(-1)]
+            done: list[Beam] = []
+            score = lambda lp, n: lp / (n ** length_penalty) if n else lp  # noqa: E731
+            bank = 0
+            try:
+                while live:
+                    if cancel is not None and cancel.is_set():
+                        done += [self._beam(t, lp, score(lp, len(t)), "cancelled") for t, lp, _ in live]
+                        break
+                    cands = []
+                    for i, (toks, lp_sum, _) in enumerate(live):
+                        lp = log_softmax(logits[i])
+                        if ignore_eos:
+                            lp[eog] = -np.inf
+                        top = np.argpartition(-lp, per_beam - 1)[:per_beam]
+                        cands += [(lp_sum + float(lp[t]), i, int(t)) for t in top]
+                    cands.sort(key=lambda c: -c[0])
+                    nxt: list[tuple[list[int], float, int]] = []
+                    for rank, (lp_sum, i, t) in enumerate(cands):
+                        if len(nxt) == width:
+                            break
+                        if t in eog:
+                            if rank < width:  # an ending among the best `width` candidates finishes a beam
+                                n = len(live[i][0]) + 1
+                                done.append(self._beam(live[i][0], lp_sum, score(lp_sum, n), "stop"))
+                            continue
+                        nxt.append((live[i][0] + [t], lp_sum, i))
+                    step = len(live[0][0]) + 1
+                    finished = sorted(done, key=lambda b: -b.score)[:width]
+                    best_live = max((score(lp, step) for _, lp, _ in nxt), default=-np.inf)
+                    if len(finished) >= width and best_live <= finished[-1].score:
+                        break  # no live beam can still beat the finished ones
+                    if step >= limit:
+                        done += [self._beam(t, lp, score(lp, step), "length") for t, lp, _ in nxt]
+                        break
+                    # Fork into the other bank, then free the old one: live beams are never overwritten.
+                    target = banks[1 - bank] if live[0][2] else banks[0]
+                    for j, (_, _, parent) in enumerate(nxt):
+                        llama_cpp.llama_memory_seq_rm(self._mem, target[j], -1, -1)
+                        llama_cpp.llama_memory_seq_cp(self._mem, live[parent][2], target[j], -1, -1)
+                    if live[0][2]:
+                        for seq in banks[bank]:
+                            llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
+                    bank = banks.index(target)
+                    live = [(t, lp, target[j]) for j, (t, lp, _) in enumerate(nxt)]
+                    out_idx: dict[int, int] = {}
+                    self._decode_step([(seq, t[-1]) for t, _, seq in live], len(tokens) + step - 1, out_idx)
+                    logits = [self._logits(out_idx[seq]) for _, _, seq in live]
+            finally:
+                for seq in banks[0] + banks[1]:
+                    llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        done.sort(key=lambda b: -b.score)
+        return done[:width]
+
+    def _beam(self, tokens: list[int], logprob: float, score: float, finish: str) -> Beam:
+        text = b"".join(self.tokenizer.piece(t, special=False) for t in tokens).decode("utf-8", errors="replace")
+        return Beam(list(tokens), text, logprob, score, finish)
 
     def eog_tokens(self) -> list[int]:
         """Every end-of-generation token in the vocabulary (what --ignore-eos forbids)."""
@@ -571,6 +678,19 @@ class Engine:
     @property
     def cached_tokens(self) -> list[int]:
         return list(self._cache)
+
+
+def json_schema_grammar(schema: dict) -> str:
+    """A GBNF grammar that only lets the model write JSON matching `schema` (llama-cpp-python's
+    converter, the one its `response_format` uses)."""
+    import json
+
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        return json_schema_to_gbnf(json.dumps(schema))
+    except Exception as e:  # the converter raises bare KeyError/ValueError/NotImplementedError on what it cannot do
+        raise SandboxError(f"the JSON schema cannot be turned into a grammar: {type(e).__name__}: {e}") from None
 
 
 def _grammar_problem(lines: list[str]) -> list[str]:

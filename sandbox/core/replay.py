@@ -22,6 +22,7 @@ from typing import Any, Iterator
 from sandbox.core import paths
 from sandbox.core.errors import SandboxError
 from sandbox.core.sampling import SamplingParams
+from sandbox.core.templates import Example
 from sandbox.core.store import Store, new_id
 from sandbox.core.store.render import fmt_count, fmt_ms, fmt_rate, fmt_time, fmt_usd
 
@@ -518,12 +519,14 @@ class Rerun:
         seen = list(memory.get("kept") or []) + list(memory.get("dropped") or [])
         # A turn that saw earlier turns, or that later turns saw, was part of the conversation;
         # otherwise it was stateless (eval, compare) and must stay so.
-        history = bool(seen) or turn["idx"] in remembered or "kept" not in memory
+        history = turn["history"] if "history" in turn else (bool(seen) or turn["idx"] in remembered or "kept" not in memory)
         guard = turn.get("guard") or {}
+        examples = turn.get("examples")  # logged when the user edited the template's examples
         opts = TurnOptions(
             strategy=strategy, template=turn.get("template"), samples=samples, system=turn.get("system"),
             params=params, ignore_eos=bool(turn.get("ignore_eos")), history=history,
-            guards_off=frozenset(guard.get("disabled") or ()),
+            guards_off=frozenset(guard.get("disabled") or ()), cot_trigger=turn.get("cot_trigger"),
+            examples=[Example(**e) for e in examples] if examples is not None else None,
         )
         return opts, turn.get("prompt") or ""
 

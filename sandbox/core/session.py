@@ -18,6 +18,7 @@ from sandbox.core.engine import Engine, GenerationStats, llama_cpp_version
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import Blocked, Event, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
 from sandbox.core.guard import GuardPolicy, Redactor, load_policy
+from sandbox.core.guard.stream import GuardedStream
 from sandbox.core.memory import SlidingWindow, Window, WindowSettings
 from sandbox.core.modelfile import sha256_of
 from sandbox.core.sampling import SamplingParams
@@ -126,7 +127,7 @@ class Session:
             self.next_idx = max(self.next_idx, t["idx"] + 1)
             if t.get("cost"):
                 self.costs.append(t["cost"])
-            if t.get("blocked") or t.get("finish_reason") == "cancelled":
+            if t.get("blocked") or t.get("finish_reason") == "cancelled" or t.get("history") is False:
                 continue
             user = (t.get("memory") or {}).get("user_message") or t["prompt"]
             self.history.append(PastTurn(t["idx"], user, t["output"], self._turn_tokens(user, t["output"])))
@@ -262,8 +263,16 @@ class Session:
                           prompt_tokens=len(prep.prompt_tokens))
 
         gen = self.engine.generate(prep.prompt_tokens, prep.params, seeds=prep.seeds, ignore_eos=opts.ignore_eos, cancel=cancel)
+        # Streamed text passes the output guard before anyone sees it (format checks wait for the end).
+        shown = [GuardedStream(policy, redactor, system_prompt=prep.system) for _ in prep.seeds]
         for piece in gen:
-            yield Token(piece.text, piece.sample)
+            text = shown[piece.sample].feed(piece.text)
+            if text:
+                yield Token(text, piece.sample)
+        for i, stream in enumerate(shown):
+            text = stream.flush()
+            if text:
+                yield Token(text, i)
         stats = gen.stats
 
         samples = []
@@ -346,6 +355,8 @@ class Session:
             "votes": (vote.counts if vote else None),
             "vote": (vote.to_dict() if vote else None),
             "params": self._params_dict(prep.params), "seed": prep.params.seed, "ignore_eos": opts.ignore_eos,
+            "history": opts.history, "cot_trigger": opts.cot_trigger,
+            "examples": [e.to_dict() for e in opts.examples] if opts.examples is not None else None,
             "usage": {"prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens,
                       "completion_tokens": stats.completion_tokens},
             "timings": {"load_ms": round(self.engine.load_ms, 1), "ttft_ms": round(stats.ttft_ms, 1),

@@ -1,0 +1,36 @@
+"""Streamed replies pass the output guard before they are shown."""
+
+from sandbox.core.guard import Redactor, load_policy
+from sandbox.core.guard.stream import GuardedStream
+
+
+def stream(text, size=3):
+    g = GuardedStream(load_policy(), Redactor())
+    shown = "".join(g.feed(text[i:i + size]) for i in range(0, len(text), size)) + g.flush()
+    return shown, g
+
+
+def test_plain_text_comes_through_unchanged():
+    text = "The cat, a curious feline named Luna, walked to the forest. " * 6
+    shown, _ = stream(text)
+    assert shown == text
+
+
+def test_an_email_split_across_pieces_is_redacted_before_it_is_shown():
+    text = ("Sure, here is the contact you asked for in the note below. " * 3
+            + "Write to jane.doe@example.com or call the office tomorrow morning, please. " + "Thanks again. " * 5)
+    shown, _ = stream(text, size=2)
+    assert "jane.doe@example.com" not in shown
+    assert "<EMAIL_1>" in shown
+
+
+def test_a_card_number_split_by_spaces_is_never_released_in_halves():
+    text = "Your card on file is 4111 1111 1111 1111 and it expires soon, so please update it today. " * 3
+    shown, _ = stream(text, size=4)
+    assert "1111 1111" not in shown
+
+
+def test_text_is_held_back_until_it_can_be_scanned():
+    g = GuardedStream(load_policy(), Redactor())
+    assert g.feed("short reply") == ""
+    assert g.flush() == "short reply"

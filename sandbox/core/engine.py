@@ -561,21 +561,24 @@ class Engine:
                 first_needed = start + 1 - ctx_start  # index in chunk of the first token to score
                 b = self._batch
                 for c0 in range(0, len(chunk), self.n_batch):
+                    if cancel is not None and cancel.is_set():
+                        break
                     part = chunk[c0:c0 + self.n_batch]
                     b.n_tokens = len(part)
                     for j, tok in enumerate(part):
                         b.token[j], b.pos[j], b.n_seq_id[j] = tok, c0 + j, 1
                         b.seq_id[j][0] = 0
-                        b.logits[j] = True
+                        # logits at position p predict token p+1: only where that token is still unscored
+                        b.logits[j] = first_needed <= c0 + j + 1 < len(chunk)
                     self._check(llama_cpp.llama_decode(self._ctx.ctx, b))
                     for j in range(len(part)):
-                        target = c0 + j + 1  # logits at position p predict token p+1
+                        target = c0 + j + 1
                         if target < first_needed or target >= len(chunk):
                             continue
                         out.append(float(log_softmax(self._logits(j))[chunk[target]]))
+                    if progress is not None:
+                        progress(len(out), len(tokens) - 1)
                 start = ctx_start + len(chunk) - 1
-                if progress is not None:
-                    progress(len(out), len(tokens) - 1)
             llama_cpp.llama_memory_clear(self._mem, True)
             self._cache = []
         return out

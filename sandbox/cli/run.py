@@ -25,6 +25,17 @@ def _add_turn_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guards-off", metavar="CATS", default="",
                    help="comma-separated guard categories to switch off for this run (logged with the turn)")
     add_sampling_args(p)
+    d = p.add_argument_group("decoding (see also `sandbox score`)")
+    d.add_argument("--logprobs", type=int, metavar="K", default=0,
+                   help="record each reply token's log-probability and its K most likely alternatives "
+                        "(turn object: logprobs, perplexity)")
+    d.add_argument("--grammar", metavar="FILE", help="constrain the reply to a GBNF grammar (shipped: prompts/grammars/)")
+    d.add_argument("--json-schema", metavar="FILE",
+                   help="constrain the reply to JSON matching this schema; the output guard checks it (shipped: prompts/schemas/)")
+    d.add_argument("--beams", type=int, metavar="N", default=0,
+                   help="deterministic beam search with N beams instead of sampling; the beams are the turn's samples")
+    d.add_argument("--length-penalty", type=float, metavar="X", default=1.0,
+                   help="beam score = log-probability / tokens^X (default 1.0; 0 ranks by total log-probability)")
 
 
 def register(sub) -> None:
@@ -48,12 +59,22 @@ def _open_session(args):
 
 
 def _options(args, session):
+    from sandbox.core import constraints
+    from sandbox.core.errors import SandboxError
     from sandbox.core.session import TurnOptions
 
     params = session.defaults.with_(**sampling_overrides(args)).validated()
     off = frozenset(c.strip() for c in args.guards_off.split(",") if c.strip())
+    if not 0 <= args.logprobs <= 20:
+        raise SandboxError(f"--logprobs {args.logprobs} is out of range; use 0 to 20")
+    if args.beams < 0:
+        raise SandboxError(f"--beams {args.beams} is out of range; use 1 or more (0: sampling)")
+    constraint = constraints.load(session.engine, grammar=args.grammar, json_schema=args.json_schema)
     return TurnOptions(strategy=args.strategy, template=args.template, samples=args.samples, system=args.system,
-                       params=params, ignore_eos=args.ignore_eos, guards_off=off)
+                       params=params, ignore_eos=args.ignore_eos, guards_off=off, logprobs=args.logprobs,
+                       grammar=constraint.grammar if constraint else None,
+                       json_schema=constraint.schema if constraint else None,
+                       beams=args.beams, length_penalty=args.length_penalty)
 
 
 @contextmanager
@@ -109,6 +130,10 @@ def _one_turn(session, text, opts, as_json: bool) -> dict:
             sys.stdout.write("\n")
         elif n_samples > 1:
             print(vote_line(turn))
+        for i, beam in enumerate(turn["samples"][1:] if turn["params"].get("decoding") == "beam" else [], start=2):
+            print(f"--- beam {i} (score {beam['score']}, {beam['finish_reason']}): {beam['output'].strip()}", file=sys.stderr)
+        if turn.get("constraint") and turn["finish_reason"] == "length":
+            print(f"sandbox: {turn['notes'][-1]}", file=sys.stderr)
         print(badge(turn), file=sys.stderr)
     return turn
 
@@ -131,6 +156,10 @@ def badge(turn: dict) -> str:
     u, t = turn["usage"], turn["timings"]
     parts = [turn["model"], turn["strategy"], f"{u['prompt_tokens']}+{u['completion_tokens']} tokens ({u['cached_tokens']} cached)",
              f"{t['tokens_per_s']} tok/s", turn["finish_reason"], f"session {turn['session_id'][:8]}"]
+    if turn.get("perplexity") is not None:
+        parts.insert(4, f"perplexity {turn['perplexity']:.2f}")
+    if turn["params"].get("decoding") == "beam":
+        parts.insert(1, f"beam search ×{turn['params']['beams']}")
     return "[" + " · ".join(str(p) for p in parts) + "]"
 
 

@@ -8,6 +8,7 @@ A bare name that is not a file is looked up among the shipped examples: `yes-no`
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +74,15 @@ def read_schema(name: str) -> tuple[dict, str]:
 def grammar_position(text: str, problem: str) -> tuple[int, int] | None:
     """Line and column (1-based) of llama.cpp's parse error, found from the text it quotes ("... at
     <rest of the line>"); the end of the file for "unexpected end of input"."""
-    if "end of input" in problem:
+    if "end of input" in problem or problem.endswith("the end of the grammar"):
         lines = text.rstrip("\n").split("\n")
         return len(lines), len(lines[-1]) + 1
+    undefined = re.search(r"[Uu]ndefined rule identifier '([\w-]+)'", problem)
+    if undefined:  # its first use on the right-hand side of a rule
+        m = re.search(rf"::=.*?(?<![\w-]){re.escape(undefined.group(1))}(?![\w-])", text)
+        if m:
+            i = m.end() - len(undefined.group(1))
+            return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
     if " at " not in problem:
         return None
     quoted = problem.rsplit(" at ", 1)[1].strip()

@@ -586,13 +586,14 @@ class Engine:
     # ---- beam search ---------------------------------------------------------------------------
 
     def beam_search(self, prompt: str | Sequence[int], width: int, max_tokens: int, length_penalty: float = 1.0,
-                    cancel: threading.Event | None = None, ignore_eos: bool = False) -> list[Beam]:
+                    cancel: threading.Event | None = None, ignore_eos: bool = False,
+                    stats: GenerationStats | None = None) -> list[Beam]:
         """Deterministic beam search on the model's raw log-probabilities (no penalties, no filters:
         width 1 is greedy decoding). The prompt is evaluated once on sequence 0; each step forks the
         surviving beams' KV cells into the other bank of sequence ids (seq_cp shares cells, it does
         not copy them), drops the old bank, and decodes one batch with one token per live beam.
         A beam ends at an end-of-generation token (scored, not kept in the text). Returns up to
-        `width` beams, best score first."""
+        `width` beams, best score first; `stats` (if given) gets the prompt, cache and timing figures."""
         tokens = self.tokenize(prompt) if isinstance(prompt, str) else list(prompt)
         most = (MAX_PARALLEL - 1) // 2  # two banks of sequence ids beside the prompt's sequence 0
         if not 1 <= width <= most:
@@ -606,10 +607,14 @@ class Engine:
         banks = (list(range(1, width + 1)), list(range(width + 1, 2 * width + 1)))
         eog = self.eog_tokens()
         per_beam = min(self.n_vocab, 2 * width + len(eog))  # enough that width live candidates survive the EOGs
+        stats = stats if stats is not None else GenerationStats()
+        stats.prompt_tokens = len(tokens)
         with self._lock:
-            self._eval_prompt(tokens, GenerationStats())
+            t0 = time.perf_counter()
+            self._eval_prompt(tokens, stats)
             live: list[tuple[list[int], float, int]] = [([], 0.0, 0)]  # (tokens, logprob sum, sequence id)
             logits = [self._logits(-1)]
+            stats.ttft_ms = (time.perf_counter() - t0) * 1000
             done: list[Beam] = []
             score = lambda lp, n: lp / (n ** length_penalty) if n else lp  # noqa: E731
             bank = 0
@@ -660,6 +665,7 @@ class Engine:
             finally:
                 for seq in banks[0] + banks[1]:
                     llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
+                stats.total_ms = (time.perf_counter() - t0) * 1000
         done.sort(key=lambda b: -b.score)
         return done[:width]
 
@@ -697,12 +703,16 @@ def json_schema_grammar(schema: dict) -> str:
 
 
 def _grammar_problem(lines: list[str]) -> list[str]:
-    """llama.cpp's parse error, with the grammar text it stopped at (printed on the next line)."""
+    """llama.cpp's parse error, with the grammar text it stopped at. llama.cpp prints "... at <rest>";
+    when the rest starts with a newline it continues on the next line, and an empty rest (the end of
+    the grammar) is followed by a blank line and then the whole grammar, which must not be quoted."""
     for i, line in enumerate(lines):
         if "error" in line.lower():
-            where = next((x.strip() for x in lines[i + 1:] if x.strip()), "")
             msg = line.strip().removeprefix("parse: ").strip()
-            return [f"{msg} {where!r}" if msg.endswith(" at") and where else msg]
+            if msg.endswith(" at"):
+                where = lines[i + 1].strip() if i + 1 < len(lines) else ""
+                return [f"{msg} {where!r}" if where else f"{msg} the end of the grammar"]
+            return [msg]
     return []
 
 

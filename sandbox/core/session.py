@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from sandbox import __version__
-from sandbox.core import answers, config, strategies, templates
+from sandbox.core import answers, config, strategies, summary_memory, templates
+from sandbox.core import decoding
 from sandbox.core.engine import Engine, GenerationStats, llama_cpp_version
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import Blocked, Event, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
@@ -38,6 +39,11 @@ class TurnOptions:
     cot_trigger: str | None = None  # overrides the template's chain-of-thought trigger
     history: bool = True  # False: the model sees no earlier turns and this one is not remembered (eval, compare)
     guards_off: frozenset[str] = frozenset()  # guard categories switched off for this turn
+    logprobs: int = 0  # > 0: log each reply token's log-probability and this many alternatives (heatmap, perplexity)
+    grammar: str | None = None  # GBNF the reply must follow (llama.cpp enforces it while decoding)
+    json_schema: dict | None = None  # the reply must be JSON of this schema: enforced as a grammar, checked by the guard
+    beams: int = 0  # > 0: deterministic beam search of this width instead of sampling
+    length_penalty: float = 1.0  # beam score = logprob sum / tokens ** length_penalty
 
 
 @dataclass
@@ -89,6 +95,7 @@ class Session:
         self.policy = policy or load_policy()
         self.prices = PriceTable(registry.pricing)
         self.history: list[PastTurn] = []
+        self.summary = summary_memory.Summary()
         self.next_idx = 0
         self.costs: list[dict] = []
         self._created = False
@@ -198,6 +205,9 @@ class Session:
         seeds = [params.seed + i for i in range(rendered.n_samples)]
         system = opts.system if opts.system is not None else rendered.system
         fixed = rendered.messages(system)[:-1]  # system + pinned
+        if opts.history and self.summary.text:  # summary memory sits right after the system prompt
+            at = 1 if fixed and fixed[0]["role"] == "system" else 0
+            fixed = fixed[:at] + self.summary.pinned() + fixed[at:]
         # Several samples share one cache: keep room for all of them, but never more than half.
         reserve = self.window.settings.reserve_output or params.max_tokens
         if rendered.n_samples > 1:
@@ -257,12 +267,20 @@ class Session:
         prep = self.prepare(text, opts)
         if opts.history:
             self.window.first = prep.slider.first
+            if self.window.settings.summary and prep.window.evicted_now:
+                dropped = [prep.past[i] for i in prep.window.evicted_now]
+                self.summary, problem = summary_memory.update(self.engine, self.summary, dropped, cancel=cancel)
+                notes = prep.notes + [problem or f"summary memory: folded {len(dropped)} dropped turns into the summary "
+                                      f"({self.summary.tokens} tokens)"]
+                prep = self.prepare(text, opts)  # the prompt now carries the new summary
+                self.window.first = prep.slider.first
+                prep.notes[:] = notes
         idx = self.next_idx
         self.next_idx += 1
         yield TurnStarted(turn_id, idx, opts.strategy, prep.prompt, len(prep.seeds), self._memory(prep),
                           prompt_tokens=len(prep.prompt_tokens))
 
-        gen = self.engine.generate(prep.prompt_tokens, prep.params, seeds=prep.seeds, ignore_eos=opts.ignore_eos, cancel=cancel)
+        gen = self._generate(prep, opts, cancel)
         # Streamed text passes the output guard before anyone sees it (format checks wait for the end).
         shown = [GuardedStream(policy, redactor, system_prompt=prep.system) for _ in prep.seeds]
         for piece in gen:
@@ -278,13 +296,16 @@ class Session:
         samples = []
         for i, s in enumerate(stats.samples):
             out = policy.scan(s.text, stage="output", redactor=redactor, system_prompt=prep.system,
-                              fmt=prep.template.output_format if prep.template else None)
+                              fmt=self._output_format(prep, opts))
             answer = answers.extract(out.redacted, prep.rendered.answer_pattern, prep.rendered.choices) if prep.rendered.extracts else None
             samples.append({"seed": s.seed, "output": out.redacted, "answer": answer, "completion_tokens": len(s.tokens),
                             "finish_reason": s.finish_reason, "_scan": out})
             yield SampleDone(i, s.seed, out.redacted, answer, len(s.tokens), s.finish_reason)
 
-        vote = answers.vote([s["answer"] for s in samples]) if len(samples) > 1 else None
+        if opts.beams:  # beams are ranked by score, not voted on
+            for s, beam in zip(samples, gen.beams):
+                s.update(logprob=round(beam.logprob, 5), score=round(beam.score, 5))
+        vote = answers.vote([s["answer"] for s in samples]) if len(samples) > 1 and not opts.beams else None
         chosen = samples[0]
         if vote and vote.winner is not None:
             chosen = next(s for s in samples if s["answer"] == vote.winner)
@@ -305,11 +326,52 @@ class Session:
         cost = self.prices.chat_cost(prep.messages, [s["output"] for s in samples])
         turn = self._turn_object(turn_id, idx, prep, opts, output, answer, samples, vote, stats, cost, guard_log,
                                  blocked, finish)
+        self._decoding_fields(turn, opts, stats.samples[next(i for i, s in enumerate(samples) if s is chosen)])
         self._log(turn)
         self.costs.append(cost)
         if finish != "cancelled" and not blocked and opts.history:
             self.history.append(PastTurn(idx, prep.rendered.user, output, self._turn_tokens(prep.rendered.user, output)))
         yield TurnDone(turn)
+
+    # ---- decoding options: logprobs, constrained output, beam search ------------------------------
+
+    def _generate(self, prep: Prepared, opts: TurnOptions, cancel: threading.Event | None):
+        grammar = opts.grammar
+        if grammar is None and opts.json_schema is not None:
+            from sandbox.core.engine import json_schema_grammar
+
+            grammar = json_schema_grammar(opts.json_schema)
+        if grammar is not None and opts.ignore_eos:
+            raise SandboxError("constrained output cannot be combined with --ignore-eos: a grammar ends by allowing only end-of-text")
+        if opts.beams:
+            if len(prep.seeds) > 1:
+                raise SandboxError("beam search replaces sampling: use it with one sample, not self-consistency")
+            if grammar is not None:
+                raise SandboxError("beam search cannot be combined with a grammar or JSON schema yet; use sampling or greedy (--temperature 0)")
+            return BeamGeneration(self.engine, prep, opts, cancel)
+        return self.engine.generate(prep.prompt_tokens, prep.params, seeds=prep.seeds, ignore_eos=opts.ignore_eos,
+                                    cancel=cancel, logprobs=opts.logprobs, grammar=grammar)
+
+    @staticmethod
+    def _output_format(prep: Prepared, opts: TurnOptions):
+        if opts.json_schema is not None:
+            return {"json_schema": opts.json_schema}
+        return prep.template.output_format if prep.template else None
+
+    @staticmethod
+    def _decoding_fields(turn: dict, opts: TurnOptions, chosen) -> None:
+        """The turn object's additions for these options (absent when not asked for)."""
+        if opts.logprobs and not opts.beams:
+            turn["logprobs"] = [lp.to_dict() for lp in chosen.logprobs]
+            ppl = decoding.perplexity([lp.logprob for lp in chosen.logprobs])
+            turn["perplexity"] = round(ppl, 4) if ppl is not None else None
+        if opts.beams:
+            turn["params"].update(decoding="beam", beams=opts.beams, length_penalty=opts.length_penalty)
+        if opts.grammar is not None or opts.json_schema is not None:
+            turn["constraint"] = {"grammar": opts.grammar, "json_schema": opts.json_schema}
+            if turn["finish_reason"] == "length":
+                turn["notes"].append("the constrained output is incomplete: max_tokens was reached before the grammar "
+                                     "was complete; raise --max-tokens")
 
     # ---- bookkeeping -------------------------------------------------------------------------------
 
@@ -333,6 +395,8 @@ class Session:
         m["user_message"] = prep.rendered.user
         m["mode"] = self.window.settings.mode
         m["settings"] = dict(vars(self.window.settings))
+        if self.summary.text and prep.past is self.history:
+            m["summary"] = self.summary.to_dict()
         return m
 
     def memory_of(self, prep: Prepared) -> dict:
@@ -393,6 +457,28 @@ class Session:
             )
             self._created = True
         self.store.log_turn(turn)
+
+
+class BeamGeneration:
+    """`Engine.beam_search` behind the interface of `Engine.generate`'s Generation: iterating runs
+    the search and yields the best beam as one piece; `stats.samples` are the beams, best first."""
+
+    def __init__(self, engine: Engine, prep: Prepared, opts: TurnOptions, cancel: threading.Event | None):
+        self.engine, self.prep, self.opts, self.cancel = engine, prep, opts, cancel
+        self.stats = GenerationStats(prompt_tokens=len(prep.prompt_tokens))
+        self.beams: list = []
+
+    def __iter__(self):
+        from sandbox.core.engine import Piece, SampleStats
+
+        self.beams = self.engine.beam_search(self.prep.prompt_tokens, self.opts.beams, self.prep.params.max_tokens,
+                                             self.opts.length_penalty, cancel=self.cancel, ignore_eos=self.opts.ignore_eos,
+                                             stats=self.stats)
+        seed = self.prep.seeds[0]
+        self.stats.samples = [SampleStats(seed=seed, text=b.text, tokens=b.tokens, finish_reason=b.finish_reason)
+                              for b in self.beams]
+        if self.beams and self.beams[0].text:
+            yield Piece(0, self.beams[0].text)
 
 
 def _reason(findings) -> str:

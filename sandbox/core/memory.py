@@ -23,6 +23,7 @@ class WindowSettings:
     last_k: int = 8
     low_water: float = 0.5  # after an overflow, refill to at most this share of the budget
     reserve_output: int | None = None  # tokens kept free for the reply; None = max_tokens
+    summary: bool = False  # fold dropped turns into a running summary pinned after the system prompt
 
     def validated(self) -> "WindowSettings":
         if self.mode not in MODES:
@@ -31,6 +32,8 @@ class WindowSettings:
             raise SandboxError(f"memory last_k = {self.last_k} must be from 1 to 10000")
         if not 0.1 <= self.low_water <= 1.0:
             raise SandboxError(f"memory low_water = {self.low_water} must be from 0.1 to 1.0")
+        if not isinstance(self.summary, bool):
+            raise SandboxError(f"memory summary = {self.summary!r} must be true or false")
         if self.reserve_output is not None and self.reserve_output < 1:
             raise SandboxError(f"memory reserve_output = {self.reserve_output} must be at least 1")
         return self

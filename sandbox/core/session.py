@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from sandbox import __version__
-from sandbox.core import answers, config, strategies, templates
+from sandbox.core import answers, config, strategies, summary_memory, templates
 from sandbox.core import decoding
 from sandbox.core.engine import Engine, GenerationStats, llama_cpp_version
 from sandbox.core.errors import SandboxError
@@ -95,6 +95,7 @@ class Session:
         self.policy = policy or load_policy()
         self.prices = PriceTable(registry.pricing)
         self.history: list[PastTurn] = []
+        self.summary = summary_memory.Summary()
         self.next_idx = 0
         self.costs: list[dict] = []
         self._created = False
@@ -204,6 +205,9 @@ class Session:
         seeds = [params.seed + i for i in range(rendered.n_samples)]
         system = opts.system if opts.system is not None else rendered.system
         fixed = rendered.messages(system)[:-1]  # system + pinned
+        if opts.history and self.summary.text:  # summary memory sits right after the system prompt
+            at = 1 if fixed and fixed[0]["role"] == "system" else 0
+            fixed = fixed[:at] + self.summary.pinned() + fixed[at:]
         # Several samples share one cache: keep room for all of them, but never more than half.
         reserve = self.window.settings.reserve_output or params.max_tokens
         if rendered.n_samples > 1:
@@ -263,6 +267,14 @@ class Session:
         prep = self.prepare(text, opts)
         if opts.history:
             self.window.first = prep.slider.first
+            if self.window.settings.summary and prep.window.evicted_now:
+                dropped = [prep.past[i] for i in prep.window.evicted_now]
+                self.summary, problem = summary_memory.update(self.engine, self.summary, dropped, cancel=cancel)
+                notes = prep.notes + [problem or f"summary memory: folded {len(dropped)} dropped turns into the summary "
+                                      f"({self.summary.tokens} tokens)"]
+                prep = self.prepare(text, opts)  # the prompt now carries the new summary
+                self.window.first = prep.slider.first
+                prep.notes[:] = notes
         idx = self.next_idx
         self.next_idx += 1
         yield TurnStarted(turn_id, idx, opts.strategy, prep.prompt, len(prep.seeds), self._memory(prep),
@@ -383,6 +395,8 @@ class Session:
         m["user_message"] = prep.rendered.user
         m["mode"] = self.window.settings.mode
         m["settings"] = dict(vars(self.window.settings))
+        if self.summary.text and prep.past is self.history:
+            m["summary"] = self.summary.to_dict()
         return m
 
     def memory_of(self, prep: Prepared) -> dict:

@@ -147,6 +147,8 @@ class MainScreen(Screen):
         if broken:
             self.notify("; ".join(broken), title="templates not loaded", severity="warning", timeout=15)
         self.inspector.show_model(session)
+        self.prompting.set_session(session)
+        self.recount()
         await self.conversation.model_ready(
             f"{session.spec.title} is ready. Type a prompt and press Enter · F2 shows the exact prompt first.")
         if self.send_when_ready:  # Enter was pressed while loading
@@ -166,6 +168,7 @@ class MainScreen(Screen):
             turn = event.turn
             self.inspector.show_turn(turn, self.session_total())
             self.prompting.show_seed(turn.get("seed"))
+            self.recount()
             if turn.get("finish_reason") == "cancelled":
                 self.restore_prompt()
 
@@ -199,6 +202,39 @@ class MainScreen(Screen):
             return False
         return True
 
+    # ---- live counts, gauge and memory window (the inspector counts in its own worker) ----------------
+
+    @on(Input.Changed, "#prompt")
+    def on_prompt_changed(self, event: Input.Changed) -> None:
+        self.recount()
+
+    def on_prompting_panel_changed(self, event: PromptingPanel.Changed) -> None:
+        self.recount()
+
+    def recount(self) -> None:
+        """Counts, gauge and memory window for what is in the input, once typing pauses. Memory
+        settings apply to the session as they are edited (not while a reply streams)."""
+        if self.session is None:
+            return
+        try:
+            options = self.prompting.options()
+            settings = self.prompting.window_settings()
+            if self.busy != "turn":
+                self.session.set_window_settings(settings)
+        except SandboxError as e:
+            options = e
+        self.inspector.recount(self.session, self.conversation.prompt.value, options)
+
+    def on_inspector_counted(self, message: Inspector.Counted) -> None:
+        """Turns the memory window dropped stay in the view, marked as outside it."""
+        memory = message.live.memory
+        if memory is None:
+            return
+        dropped = set(memory.get("dropped") or ())
+        for view in self.conversation.query(TurnView):
+            if view.turn is not None:
+                view.set_outside_window(view.turn.get("idx") in dropped)
+
     @on(Input.Submitted, "#prompt")
     async def on_prompt_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -210,6 +246,7 @@ class MainScreen(Screen):
             return
         try:
             options = self.prompting.options()
+            self.session.set_window_settings(self.prompting.window_settings())
         except SandboxError as e:
             self.notify(str(e), title="not sent", severity="error", timeout=8)
             return
@@ -245,6 +282,7 @@ class MainScreen(Screen):
         self.session = self.session.fresh()  # same engine, log and policy; new id, empty memory
         self.view = None
         self.inspector.reset(self.session)
+        self.recount()
         await self.conversation.clear(f"New session {self.session.id[:12]} — the model remembers nothing from before.")
         self.conversation.prompt.focus()
 

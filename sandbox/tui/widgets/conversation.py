@@ -125,6 +125,17 @@ class TurnView(Vertical):
         self.query_one(".badge", Static).update(Text("the prompt is back in the input", style="dim"))
         self.add_class("-failed")
 
+    def set_outside_window(self, outside: bool) -> None:
+        """Memory dropped this turn: it stays here, marked, but the model no longer sees it."""
+        if outside == self.has_class("-outside"):
+            return
+        self.set_class(outside, "-outside")
+        if outside:
+            self.mount(Static("outside the memory window — the model no longer sees this turn", classes="outside"),
+                       before=0)
+        else:
+            self.query(".outside").remove()
+
     async def stop_streams(self) -> None:
         if self._stream is not None:
             await self._stream.stop()

@@ -1,18 +1,38 @@
-"""Right column: the model, the last turn's numbers, memory, hosted cost and guard findings —
-all read from the session and the turn object core produced."""
+"""Right column: live token counts and the context gauge for the text being typed, the hosted
+cost table, the memory window, the last turn, guard findings and the model — all numbers from
+core (TokenCounter, PriceTable, Session.prepare / prepare_empty, Window.gauge).
+
+Counting never delays a keystroke: `recount()` only (re)starts a short timer; when typing pauses,
+one thread worker counts (TokenCounter caches by chunk, so a recount after a keystroke is cheap)
+and prepares the turn, and its result is drawn on the UI thread."""
 
 from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Label, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from sandbox.core.errors import SandboxError
 from sandbox.tui import format as fmt
+from sandbox.tui.widgets.live import counts_view, gauge_error, gauge_view
+from sandbox.tui.widgets.memory import memory_view
+
+log = logging.getLogger("sandbox.tui")
 
 ACTION_STYLE = {"allow": "green", "warn": "yellow", "redact": "magenta", "block": "bold red"}
+DEBOUNCE_S = 0.15
+NARROW = 38  # below this many cells the cost table puts the numbers under the model name
 
 
 def pairs(rows: list[tuple[str, object]]) -> Table:
@@ -25,29 +45,145 @@ def pairs(rows: list[tuple[str, object]]) -> Table:
     return t
 
 
+def money(value) -> str:
+    """A USD amount without the sign (the section title says USD), to fit three columns."""
+    return fmt.usd(value)[1:] if value is not None else "—"
+
+
+@dataclass(frozen=True)
+class LiveCount:
+    """What the count worker found for one text (every number from core)."""
+
+    text: str
+    counts: object  # tokens.Counts
+    prompt_cost: dict  # PriceTable.prompt_cost
+    gauge: object | None  # tokens.Gauge, None when `error`
+    memory: dict | None  # Session.memory_of: the window this prompt would get
+    error: str | None
+    ms: float
+
+
+def dim(text: str) -> Text:
+    return Text(text, style="dim italic")
+
+
 class Inspector(VerticalScroll):
     BORDER_TITLE = "Inspector"
 
+    class Counted(Message):
+        """A count finished: the window it found (the screen marks turns outside it)."""
+
+        def __init__(self, live: LiveCount) -> None:
+            super().__init__()
+            self.live = live
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.session = None
+        self.counter = None  # one TokenCounter per loaded model: its chunk cache is what makes typing cheap
+        self.prices = None
+        self._engine = None
+        self._timer: Timer | None = None
+        self._pending: tuple | None = None
+        self.measured: LiveCount | None = None
+        self.last_cost: dict = {}
+        self.last_timings: dict = {}
+        self.session_total: dict = {}
+
     def compose(self) -> ComposeResult:
-        yield Label("Model", classes="section")
-        yield Static(Text("loading…", style="dim italic"), id="model-info")
+        yield Label("Prompt tokens", classes="section")
+        yield Static(dim("loading the model…"), id="count-info")
+        yield Label("Context", classes="section")
+        yield Static(dim("—"), id="gauge-info")
+        yield Label("Hosted cost in USD (estimate)", classes="section")
+        yield Static(dim("—"), id="cost-info")
+        yield Label("Memory window", classes="section")
+        yield Static(dim("—"), id="memory-info")
         yield Label("Last turn", classes="section")
-        yield Static(Text("no turn yet", style="dim italic"), id="turn-info")
-        yield Label("Memory", classes="section")
-        yield Static(Text("no turn yet", style="dim italic"), id="memory-info")
-        yield Label("Hosted cost (estimate)", classes="section")
-        yield Static(Text("no turn yet", style="dim italic"), id="cost-info")
+        yield Static(dim("no turn yet"), id="turn-info")
         yield Label("Guard findings", classes="section")
-        yield Static(Text("no turn yet", style="dim italic"), id="guard-info")
-        yield Label("Live tokens & context gauge", classes="section")
-        yield Static("coming in a later issue: token counts while you type, and the context gauge",
-                     classes="coming")
+        yield Static(dim("no turn yet"), id="guard-info")
+        yield Label("Model", classes="section")
+        yield Static(dim("loading…"), id="model-info")
 
     def _set(self, id: str, renderable) -> None:
         self.query_one(f"#{id}", Static).update(renderable)
 
+    @property
+    def inner_width(self) -> int:
+        return max(self.scrollable_content_region.width, 20)
+
+    # ---- live counting ------------------------------------------------------------------------------
+
+    def recount(self, session, text: str, options) -> None:
+        """Count `text` and fit it into the context once typing pauses. `options` is the form's
+        TurnOptions, or the SandboxError that reading the form raised (shown in the gauge)."""
+        if session is None:
+            return
+        if session.engine is not self._engine:
+            from sandbox.core.tokens import PriceTable, TokenCounter
+
+            self._engine = session.engine
+            self.counter = TokenCounter(local=session.engine.tokenizer)
+            self.prices = PriceTable(session.registry.pricing, self.counter)
+        self.session = session
+        self._pending = (session, text, options)
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(DEBOUNCE_S, self._count_now)
+
+    def _count_now(self) -> None:
+        if self._pending is not None:
+            self.measure(*self._pending, self.counter, self.prices)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="count")
+    def measure(self, session, text: str, options, counter, prices) -> LiveCount | None:
+        t0 = time.perf_counter()
+        counts = counter.count(text)
+        cost = prices.prompt_cost(text)
+        ms = (time.perf_counter() - t0) * 1000
+        if get_current_worker().is_cancelled:  # a newer text is on its way
+            return None
+        gauge = memory = error = None
+        if isinstance(options, SandboxError):
+            error = str(options)
+        else:
+            try:
+                prep = session.prepare(text, options) if text.strip() else session.prepare_empty(options)
+                gauge, memory = prep.window.gauge(), session.memory_of(prep)
+            except SandboxError as e:
+                error = str(e)
+        return LiveCount(text, counts, cost, gauge, memory, error, ms)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "count":
+            return
+        if event.state == WorkerState.SUCCESS and event.worker.result is not None:
+            self.show_measured(event.worker.result)
+        elif event.state == WorkerState.ERROR:
+            log.error("counting failed", exc_info=event.worker.error)
+            self._set("gauge-info", gauge_error(f"counting failed: {event.worker.error}"))
+
+    def show_measured(self, m: LiveCount) -> None:
+        self.measured = m
+        name = f"{self.session.model_name} (local)" if self.session else "local"
+        self._set("count-info", counts_view(name, m.counts, m.ms))
+        self._set("gauge-info", gauge_error(m.error) if m.error else gauge_view(m.gauge, self.inner_width))
+        self.show_cost()
+        if m.memory is not None:
+            what = "the prompt being typed" if m.text.strip() else "the next prompt"
+            self._set("memory-info", memory_view(m.memory, self.session.history if self.session else [], title=what))
+        self.post_message(self.Counted(m))
+
+    def on_resize(self) -> None:
+        if self.measured is not None:
+            self.show_measured(self.measured)
+
+    # ---- the model and each turn ------------------------------------------------------------------
+
     def show_model(self, session) -> None:
         engine = session.engine
+        self.session = session
         self._set("model-info", pairs([
             ("name", session.model_name),
             ("title", session.spec.title),
@@ -61,72 +197,99 @@ class Inspector(VerticalScroll):
 
     def model_failed(self, message: str) -> None:
         self._set("model-info", Text(message, style="red"))
+        self._set("count-info", Text("no model loaded", style="red"))
 
     def reset(self, session) -> None:
         """A new session: the model stays, the per-turn panels empty."""
         self.show_model(session)
-        for id in ("turn-info", "memory-info", "cost-info", "guard-info"):
-            self._set(id, Text("no turn yet", style="dim italic"))
+        self.last_cost, self.last_timings, self.session_total = {}, {}, {}
+        for id in ("turn-info", "guard-info"):
+            self._set(id, dim("no turn yet"))
+        self.show_cost()
 
     def show_started(self, event) -> None:
-        """TurnStarted: the memory window is known before the first token."""
-        self.show_memory(event.memory)
+        """TurnStarted: the window the model sees for this turn, before the first token."""
+        if event.memory:
+            history = self.session.history if self.session else []
+            self._set("memory-info", memory_view(event.memory, history, title="the turn being generated"))
 
     def show_memory(self, memory: dict) -> None:
         if not memory:
-            self._set("memory-info", Text("not used (blocked turn)", style="dim italic"))
+            self._set("memory-info", dim("not used (blocked turn)"))
             return
-        rows = [
-            ("window", f"{memory.get('window_turns', 0)} turns in"),
-            ("dropped", f"{memory.get('dropped_turns', 0)} turns"),
-            ("tokens", f"{fmt.count(memory.get('window_tokens'))} of {fmt.count(memory.get('budget'))} budget"),
-        ]
-        if memory.get("dropped"):
-            rows.append(("out", ", ".join(f"#{i}" for i in memory["dropped"])))
-        self._set("memory-info", pairs(rows))
+        self._set("memory-info", memory_view(memory, self.session.history if self.session else []))
 
     def show_turn(self, turn: dict, session_total: dict | None) -> None:
         usage, timings = turn.get("usage") or {}, turn.get("timings") or {}
         finish = turn.get("finish_reason") or ""
+        memory = turn.get("memory") or {}
+        window = (f"{len(memory.get('kept') or ())} turns in · {len(memory.get('dropped') or ())} dropped"
+                  if memory else "—")
         self._set("turn-info", pairs([
             ("prompt", f"{fmt.count(usage.get('prompt_tokens'))} tok"),
             ("cached", f"{fmt.count(usage.get('cached_tokens'))} tok"),
             ("completion", f"{fmt.count(usage.get('completion_tokens'))} tok"),
+            ("window", window),
             ("first token", fmt.ms(timings.get("ttft_ms"))),
             ("total", fmt.ms(timings.get("total_ms"))),
             ("speed", fmt.rate(timings.get("tokens_per_s"))),
             ("seed", "—" if turn.get("seed") is None else turn["seed"]),
             ("finish", Text(finish, style="yellow" if finish in ("length", "cancelled", "blocked") else "")),
         ]))
-        self.show_memory(turn.get("memory") or {})
-        self.show_cost(turn.get("cost") or {}, session_total)
+        self.last_cost, self.last_timings, self.session_total = turn.get("cost") or {}, timings, session_total or {}
+        self.show_cost()
         self.show_guard(turn.get("guard") or {})
 
-    def show_cost(self, cost: dict, session_total: dict | None) -> None:
-        """This turn's cost and the session's, per hosted model (core's PriceTable numbers)."""
-        total = session_total or {}
-        if not cost and not total:
-            self._set("cost-info", Text("no cost for this turn", style="dim italic"))
+    # ---- hosted cost -------------------------------------------------------------------------------
+
+    def show_cost(self, cost: dict | None = None, session_total: dict | None = None) -> None:
+        """Per hosted model: the prompt being typed, the last turn (input + output) and the
+        session so far (core's PriceTable numbers), then the local run's own time and speed."""
+        if cost is not None:
+            self.last_cost = cost
+        if session_total is not None:
+            self.session_total = session_total
+        prompt = self.measured.prompt_cost if self.measured else {}
+        turn, total = self.last_cost, self.session_total
+        models = list(dict.fromkeys([*prompt, *turn, *total]))
+        if not models:
+            self._set("cost-info", dim("no pricing in models.toml"))
             return
-        # Token counts depend only on the encoding: one line per encoding, not per model.
-        counted = {c.get("encoding"): (c.get("input_tokens"), c.get("output_tokens")) for c in cost.values()}
-        lines = Text()
-        for enc, (n_in, n_out) in counted.items():
-            lines.append(f"{enc or '?'}: ", style="dim")
-            lines.append(f"{fmt.count(n_in)} in · {fmt.count(n_out)} out\n")
-        t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim", collapse_padding=True)
-        t.add_column("model", overflow="ellipsis", no_wrap=True, ratio=1)
-        t.add_column("", width=1)
-        t.add_column("turn", justify="right", no_wrap=True)
-        t.add_column("session", justify="right", no_wrap=True)
-        for model in dict.fromkeys([*cost, *total]):
-            c, s = cost.get(model) or {}, total.get(model) or {}
-            exact = c.get("exact", True) and s.get("exact", True)
-            t.add_row(model, "" if exact else Text("≈", style="yellow"),
-                      fmt.usd(c.get("usd")) if c else "—", fmt.usd(s.get("usd")) if s else "—")
-        note = Text.assemble(("≈", "yellow"), (" counted with a stand-in tokenizer", "dim")) if any(
-            not c.get("exact", True) for c in [*cost.values(), *total.values()]) else Text("")
-        self._set("cost-info", Group(lines, t, note))
+        narrow = self.inner_width < NARROW
+        if narrow:  # the numbers go under each model's name
+            t = Text(f"{'prompt':>8} {'turn':>8} {'session':>8}\n", style="dim")
+        else:
+            t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim", collapse_padding=True)
+            t.add_column("model", overflow="ellipsis", no_wrap=True, ratio=1)
+            t.add_column("", width=1)
+            for name in ("prompt", "turn", "session"):
+                t.add_column(name, justify="right", no_wrap=True)
+        approx = False
+        for model in models:
+            p, c, s = prompt.get(model) or {}, turn.get(model) or {}, total.get(model) or {}
+            exact = all(x.get("exact", True) for x in (p, c, s))
+            approx = approx or not exact
+            mark = "" if exact else Text("≈", style="yellow")
+            amounts = (money(p.get("input_usd")) if p else "—", money(c.get("usd")) if c else "—",
+                       money(s.get("usd")) if s else "—")
+            if narrow:
+                t.append_text(Text.assemble((model, "bold"), " ", mark, "\n"))
+                t.append(f"{amounts[0]:>8} {amounts[1]:>8} {amounts[2]:>8}\n")
+            else:
+                t.add_row(model, mark, *amounts)
+        parts: list = [t]
+        if approx:
+            parts.append(Text.assemble(("≈", "yellow"), (" counted with a stand-in tokenizer", "dim")))
+        if turn:  # token counts depend only on the encoding: one line per encoding
+            counted = {c.get("encoding"): (c.get("input_tokens"), c.get("output_tokens")) for c in turn.values()}
+            for enc, (n_in, n_out) in counted.items():
+                parts.append(Text.assemble((f"turn, {enc or '?'}: ", "dim"), f"{fmt.count(n_in)} in · {fmt.count(n_out)} out"))
+        if self.last_timings:
+            parts.append(Text.assemble(("local run: ", "dim"), fmt.ms(self.last_timings.get("total_ms")), " · ",
+                                       fmt.rate(self.last_timings.get("tokens_per_s")), (" · no API cost", "dim")))
+        self._set("cost-info", Group(*parts))
+
+    # ---- guard ---------------------------------------------------------------------------------------
 
     def show_guard(self, guard: dict) -> None:
         findings = [(stage, f) for stage in ("input", "output") for f in guard.get(stage) or []]

@@ -1,15 +1,20 @@
-"""Left column: how the next turn is prompted and sampled. Reads the form into core's
-TurnOptions; range checks are core's (SamplingParams.validated, strategies.n_samples)."""
+"""Left column: how the next turn is prompted and sampled, and how much it remembers. Reads the
+form into core's TurnOptions and WindowSettings; range checks are core's (SamplingParams.validated,
+strategies.n_samples, WindowSettings.validated). Every change posts `PromptingPanel.Changed`, so
+the screen can recount the gauge and keep the memory settings in step."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from sandbox.core.errors import SandboxError
+from sandbox.core.memory import WindowSettings
 from sandbox.core.sampling import SamplingParams
-from sandbox.core.strategies import DEFAULT_SAMPLES, STRATEGIES
+from sandbox.core.strategies import COT_STRATEGIES, DEFAULT_COT_TRIGGER, DEFAULT_SAMPLES, STRATEGIES
+from sandbox.tui.widgets.examples import ExampleManager
 
 NO_TEMPLATE = "(none)"
 
@@ -24,6 +29,7 @@ FIELDS = (
     ("seed", "seed", int),
 )
 KIND = {float: "a number", int: "a whole number"}
+MEMORY_MODES = (("tokens: fit the budget", "tokens"), ("last k turns", "turns"))
 
 
 def _row(label: str, field: Input, tooltip: str | None = None) -> Horizontal:
@@ -34,9 +40,13 @@ def _row(label: str, field: Input, tooltip: str | None = None) -> Horizontal:
 
 
 class PromptingPanel(VerticalScroll):
-    """Strategy, template, sample count, sampling controls and the system prompt."""
+    """Strategy, template, sample count, CoT trigger, few-shot examples, sampling controls, the
+    system prompt and the memory window settings."""
 
     BORDER_TITLE = "Prompting"
+
+    class Changed(Message):
+        """Something that shapes the next prompt changed."""
 
     def compose(self) -> ComposeResult:
         yield Label("Strategy", classes="section")
@@ -45,37 +55,79 @@ class PromptingPanel(VerticalScroll):
         yield Select([(NO_TEMPLATE, NO_TEMPLATE)], value=NO_TEMPLATE, allow_blank=False, compact=True, id="template")
         yield _row("samples", Input(str(DEFAULT_SAMPLES), compact=True, id="samples"),
                    "self-consistency: how many samples vote on the answer")
+        yield _row("cot trigger", Input(compact=True, id="cot_trigger", placeholder=DEFAULT_COT_TRIGGER),
+                   "chain-of-thought: the line added after the question (blank: the template's or the default)")
+        yield Label("Few-shot examples", classes="section")
+        yield ExampleManager(id="examples")
         yield Label("Sampling", classes="section")
         for name, label, _ in FIELDS:
             yield _row(label, Input(compact=True, id=name, placeholder="…"))
         yield Static("blank seed: fresh each turn", id="seed-note", classes="note")
         yield Label("System prompt", classes="section")
         yield TextArea(id="system", compact=True, placeholder="blank: the model's default")
-        yield Label("Few-shot examples", classes="section")
-        yield Static("coming in a later issue: add, edit, reorder, toggle examples",
-                     classes="coming")
+        yield Label("Memory", classes="section")
+        yield Select(MEMORY_MODES, value="tokens", allow_blank=False, compact=True, id="memory_mode")
+        yield _row("last k", Input("8", compact=True, id="last_k"), "turns mode: how many of the newest turns the model sees")
+        yield _row("reserve out", Input(compact=True, id="reserve_output", placeholder="= max tokens"),
+                   "tokens kept free for the reply (blank: max tokens)")
 
     def on_mount(self) -> None:
         self.query_one("#samples", Input).disabled = True
+        self.query_one("#last_k", Input).disabled = True
+        self.cot_row.display = False
+
+    @property
+    def cot_row(self) -> Horizontal:
+        return self.query_one("#cot_trigger", Input).parent
+
+    @property
+    def examples(self) -> ExampleManager:
+        return self.query_one(ExampleManager)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "strategy":
             self.query_one("#samples", Input).disabled = event.value != "self-consistency"
+            self.cot_row.display = event.value in COT_STRATEGIES
+            self.examples.set_strategy(event.value, self.cot_trigger())
         elif event.select.id == "template":
-            self.show_template_system(event.value)
+            self.template_changed(event.value)
+        elif event.select.id == "memory_mode":
+            self.query_one("#last_k", Input).disabled = event.value != "turns"
+        self.post_message(self.Changed())
 
-    def show_template_system(self, name) -> None:
-        """The system prompt a blank box stands for, so the choice is visible."""
-        system = None
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "cot_trigger":
+            self.examples.set_strategy(self.query_one("#strategy", Select).value, self.cot_trigger())
+        self.post_message(self.Changed())
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self.post_message(self.Changed())
+
+    def on_example_manager_changed(self, event: ExampleManager.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed())
+
+    def template_changed(self, name) -> None:
+        """The template's examples in the manager, and the system prompt and CoT trigger a blank
+        box stands for, so the choice is visible."""
+        template = None
         if name != NO_TEMPLATE:
             from sandbox.core import templates
 
             try:
-                system = templates.load(name).system
+                template = templates.load(name)
             except SandboxError as e:
                 self.notify(str(e), title="template", severity="error")
+        system = template.system if template else None
         box = self.query_one("#system", TextArea)
         box.placeholder = f"blank: the template's — {system}" if system else "blank: the model's default"
+        trigger = template.cot_trigger if template and template.cot_trigger is not None else DEFAULT_COT_TRIGGER
+        self.query_one("#cot_trigger", Input).placeholder = trigger
+        self.examples.set_template(template)
+
+    def cot_trigger(self) -> str | None:
+        raw = self.query_one("#cot_trigger", Input).value
+        return raw if raw.strip() else None
 
     # ---- filled in by the screen ------------------------------------------------------------------
 
@@ -83,6 +135,16 @@ class PromptingPanel(VerticalScroll):
         picker = self.query_one("#template", Select)
         picker.set_options([(NO_TEMPLATE, NO_TEMPLATE), *((n, n) for n in names)])
         picker.value = NO_TEMPLATE
+
+    def set_session(self, session) -> None:
+        """The loaded model: example token costs can be counted now; the memory fields show the
+        session's settings."""
+        self.examples.set_session(session)
+        settings = session.window.settings
+        self.query_one("#memory_mode", Select).value = settings.mode
+        self.query_one("#last_k", Input).value = str(settings.last_k)
+        if settings.reserve_output is not None:
+            self.query_one("#reserve_output", Input).value = str(settings.reserve_output)
 
     def set_defaults(self, params: SamplingParams) -> None:
         """The model's defaults from models.toml, in the fields not already filled in while it
@@ -131,10 +193,29 @@ class PromptingPanel(VerticalScroll):
                 raise SandboxError(f"samples = {raw!r} is not a whole number") from None
             n_samples(strategy, samples)
         system = self.query_one("#system", TextArea).text
+        examples = self.examples.examples
         return TurnOptions(
             strategy=strategy,
             template=None if template == NO_TEMPLATE else template,
             samples=samples,
             system=system if system.strip() else None,
             params=self.params(),
+            examples=examples if examples or template != NO_TEMPLATE else None,
+            cot_trigger=self.cot_trigger() if strategy in COT_STRATEGIES else None,
         )
+
+    def window_settings(self) -> WindowSettings:
+        """The memory fields as core's WindowSettings (validated there)."""
+        values: dict = {"mode": self.query_one("#memory_mode", Select).value}
+        for name, label in (("last_k", "last k"), ("reserve_output", "reserve out")):
+            raw = self.query_one(f"#{name}", Input).value.strip()
+            if not raw:
+                if name == "reserve_output":
+                    values[name] = None
+                    continue
+                raise SandboxError(f"{label} is empty; enter a whole number")
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise SandboxError(f"{label} = {raw!r} is not a whole number") from None
+        return WindowSettings(**values).validated()

@@ -1,0 +1,61 @@
+"""How the inspector draws the memory window: the budget arithmetic core did, and which past
+turns are inside the window (dropped ones greyed, each with its token count)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from sandbox.tui import format as fmt
+
+MAX_ROWS = 14  # newest turns listed; older ones are summed up in one line
+
+
+def mode_text(settings: dict | None, mode: str | None) -> str:
+    settings = settings or {}
+    if (settings.get("mode") or mode) == "turns":
+        k = settings.get("last_k", "?")
+        return f"last {k} turn{'' if k == 1 else 's'} (in budget)"
+    return "tokens (newest that fit)"
+
+
+def memory_view(memory: dict, history: list, *, title: str | None = None) -> Group:
+    """`memory` is core's memory dict (Session.memory_of / a turn's "memory"); `history` the
+    session's past turns (idx, user, tokens)."""
+    kept, dropped = set(memory.get("kept") or ()), set(memory.get("dropped") or ())
+    head = Table.grid(padding=(0, 1))
+    head.add_column(style="dim", no_wrap=True)
+    head.add_column(overflow="fold")
+    if title:
+        head.add_row("for", Text(title, style="italic"))
+    head.add_row("mode", mode_text(memory.get("settings"), memory.get("mode")))
+    budget = Text.assemble(
+        ("n_ctx − reply − system − prompt\n", "dim"),
+        f"{fmt.count(memory.get('n_ctx'))} − {fmt.count(memory.get('reserve_output'))} − "
+        f"{fmt.count(memory.get('fixed_tokens'))} − {fmt.count(memory.get('prompt_tokens'))} = ",
+        (fmt.count(memory.get("budget")), "bold"))
+    head.add_row("budget", budget)
+    head.add_row("window", Text.assemble(
+        (fmt.count(memory.get("window_tokens")), "bold"), f" / {fmt.count(memory.get('budget'))} tok · ",
+        f"{len(kept)} in", (f" · {len(dropped)} out" if dropped else "", "dim")))
+
+    turns = [t for t in history if t.idx in kept or t.idx in dropped]
+    if not turns:
+        return Group(head, Text("no earlier turns yet", style="dim italic"))
+    rows = Table.grid(padding=(0, 1), expand=True)
+    rows.add_column(no_wrap=True)
+    rows.add_column(justify="right", no_wrap=True)
+    rows.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    hidden = turns[:-MAX_ROWS]
+    if hidden:
+        n_out = sum(1 for t in hidden if t.idx in dropped)
+        rows.add_row(Text("…", style="dim"), "", Text(f"{len(hidden)} older turns ({n_out} dropped)", style="dim italic"))
+    for t in turns[-MAX_ROWS:]:
+        out = t.idx in dropped
+        style = "grey42" if out else ""
+        first_line = (t.user or "").strip().splitlines()[0] if (t.user or "").strip() else ""
+        rows.add_row(Text(f"#{t.idx}", style="dim" if out else "bold"),
+                     Text(f"{fmt.count(t.tokens)} tok", style=style or "cyan"),
+                     Text.assemble(("out · " if out else "", "grey42 italic"), (first_line, style)))
+    return Group(head, rows)

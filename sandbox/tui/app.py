@@ -37,7 +37,7 @@ class SandboxApp(App):
     TITLE = "sandbox"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("f6", "compare", "Compare"),
-                Binding("f7", "sessions", "Sessions")]
+                Binding("f7", "sessions", "Sessions"), Binding("f9", "tokens", "Tokens")]
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()
@@ -79,6 +79,13 @@ class SandboxApp(App):
         if not isinstance(self.screen, (SessionsScreen, ReplayScreen)):
             self.push_screen(SessionsScreen())
 
+    def action_tokens(self) -> None:
+        """How the text in the input splits into tokens, per tokenizer."""
+        from sandbox.tui.screens.tokens import TokensScreen
+
+        if not isinstance(self.screen, TokensScreen):
+            self.push_screen(TokensScreen(self.session, self.main.conversation.prompt.value))
+
     async def action_quit(self) -> None:
         self.main.cancel_running()
         self.exit(0)
@@ -97,6 +104,7 @@ class SandboxApp(App):
         yield SystemCommand("Focus inspector", "Model, last turn, memory, cost, guard (F5)", main.action_focus_inspector)
         yield SystemCommand("Compare strategies", "One input through several strategies side by side (F6)", self.action_compare)
         yield SystemCommand("Sessions", "Browse, search, replay and re-run logged sessions (F7)", self.action_sessions)
+        yield SystemCommand("Tokens", "How the prompt splits into tokens, per tokenizer, with ids (F9)", self.action_tokens)
 
 
 def make_app(model: str | None = None, models_file: str | None = None) -> SandboxApp:

@@ -25,6 +25,12 @@ def _add_turn_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guards-off", metavar="CATS", default="",
                    help="comma-separated guard categories to switch off for this run (logged with the turn)")
     add_sampling_args(p)
+    m = p.add_argument_group("memory (defaults: [memory] in <config dir>/config.toml)")
+    m.add_argument("--memory", choices=["tokens", "turns"], help="window by token budget (default) or by last-k turns")
+    m.add_argument("--last-k", type=int, metavar="K", help="with --memory turns: how many past turns the model sees")
+    m.add_argument("--reserve-output", type=int, metavar="N", help="tokens kept free for the reply (default: max tokens)")
+    m.add_argument("--summary", action=argparse.BooleanOptionalAction, default=None,
+                   help="fold turns that leave the window into a running summary (default: off)")
     d = p.add_argument_group("decoding (see also `sandbox score`)")
     d.add_argument("--logprobs", type=int, metavar="K", default=0,
                    help="record each reply token's log-probability and its K most likely alternatives "
@@ -52,10 +58,16 @@ def register(sub) -> None:
 
 
 def _open_session(args):
+    from dataclasses import replace
+
+    from sandbox.core import settings
     from sandbox.core.session import Session
 
+    window = settings.load().memory
+    changes = {"mode": args.memory, "last_k": args.last_k, "reserve_output": args.reserve_output, "summary": args.summary}
+    window = replace(window, **{k: v for k, v in changes.items() if v is not None}).validated()
     return Session.open(model=args.model, models_file=args.models, log=not args.no_log,
-                        session_id=args.session, n_ctx=args.n_ctx)
+                        session_id=args.session, n_ctx=args.n_ctx, window=window)
 
 
 def _options(args, session):

@@ -14,6 +14,7 @@ from typing import Iterator
 
 from sandbox import __version__
 from sandbox.core import answers, config, strategies, summary_memory, templates
+from sandbox.core import settings as user_settings
 from sandbox.core import decoding
 from sandbox.core.engine import Engine, GenerationStats, llama_cpp_version
 from sandbox.core.errors import SandboxError
@@ -24,7 +25,7 @@ from sandbox.core.memory import SlidingWindow, Window, WindowSettings
 from sandbox.core.modelfile import sha256_of
 from sandbox.core.sampling import SamplingParams
 from sandbox.core.store import Store
-from sandbox.core.tokens import PriceTable
+from sandbox.core.tokens import PriceTable, local_energy
 
 
 @dataclass
@@ -96,6 +97,7 @@ class Session:
         self.prices = PriceTable(registry.pricing)
         self.history: list[PastTurn] = []
         self.summary = summary_memory.Summary()
+        self.energy = user_settings.Energy()  # set from config.toml by open(); off by default
         self.next_idx = 0
         self.costs: list[dict] = []
         self._created = False
@@ -122,8 +124,12 @@ class Session:
             past = store.turns(session_id)
             if not log:
                 store = None
+        mine = user_settings.load()  # <config dir>/config.toml: memory defaults, energy
+        if window is None:
+            window = mine.memory
         engine = Engine.load(spec.local_path(), n_ctx=n_ctx or spec.n_ctx, gpu_layers=spec.gpu_layers)
         session = cls(engine=engine, spec=spec, registry=registry, store=store, session_id=session_id, window=window)
+        session.energy = mine.energy
         if past:
             session._created = True
             session._resume(past)
@@ -157,6 +163,7 @@ class Session:
         """A new session (new id, empty memory) on the same loaded model."""
         s = Session(engine=self.engine, spec=self.spec, registry=self.registry, store=self.store,
                     window=self.window.settings, policy=self.policy)
+        s.energy = self.energy
         return s
 
     def close(self) -> None:
@@ -399,6 +406,11 @@ class Session:
             m["summary"] = self.summary.to_dict()
         return m
 
+    def _energy(self, total_ms: float) -> dict | None:
+        """The local run's energy and its price, when the user set watts and a price per kWh."""
+        e = local_energy(total_ms, self.energy.watts, self.energy.usd_per_kwh)
+        return {"wh": round(float(e.wh), 6), "usd": round(float(e.usd), 8), "watts": self.energy.watts} if e else None
+
     def memory_of(self, prep: Prepared) -> dict:
         """The memory dict a turn logs for `prep`: the window by turn index, budget and settings."""
         return self._memory(prep)
@@ -425,7 +437,7 @@ class Session:
                       "completion_tokens": stats.completion_tokens},
             "timings": {"load_ms": round(self.engine.load_ms, 1), "ttft_ms": round(stats.ttft_ms, 1),
                         "total_ms": round(stats.total_ms, 1), "tokens_per_s": stats.tokens_per_s},
-            "cost": cost, "memory": self._memory(prep), "guard": guard_log, "notes": prep.notes,
+            "cost": cost, "energy": self._energy(stats.total_ms), "memory": self._memory(prep), "guard": guard_log, "notes": prep.notes,
             "blocked": blocked, "finish_reason": finish,
         }
 

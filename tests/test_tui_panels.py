@@ -9,7 +9,7 @@ import sqlite3
 import time
 
 import pytest
-from textual.widgets import Input, Select, TextArea
+from textual.widgets import Checkbox, Select, TextArea
 
 from sandbox.tui.app import make_app
 from sandbox.tui.screens.example_editor import ExampleEditor
@@ -116,6 +116,10 @@ async def test_the_memory_panel_greys_dropped_turns_and_the_settings_are_logged(
         app.screen.query_one("#memory_mode", Select).value = "tokens"
         await wait_for(pilot, lambda: inspector(app).measured.memory["dropped"] == [], what="the window afresh")
         await wait_for(pilot, lambda: not views[0].has_class("-outside"), what="the marks to clear")
+
+        app.screen.query_one("#memory_summary", Checkbox).value = True  # summary memory: a session setting
+        await wait_for(pilot, lambda: app.session.window.settings.summary, what="summary memory on")
+        await wait_for(pilot, lambda: "summary" in text_of(app.screen.query_one("#memory-info")), what="the note")
 
     with sqlite3.connect(sandbox_home / "sandbox.db") as db:
         memory = [json.loads(m) for (m,) in db.execute("select memory_json from turns order by idx")]

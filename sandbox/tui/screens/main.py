@@ -218,7 +218,7 @@ class MainScreen(Screen):
             return
         try:
             options = self.prompting.options()
-            settings = self.prompting.window_settings()
+            settings = self.prompting.window_settings(self.session.window.settings)
             if self.busy != "turn":
                 self.session.set_window_settings(settings)
         except SandboxError as e:
@@ -246,7 +246,7 @@ class MainScreen(Screen):
             return
         try:
             options = self.prompting.options()
-            self.session.set_window_settings(self.prompting.window_settings())
+            self.session.set_window_settings(self.prompting.window_settings(self.session.window.settings))
         except SandboxError as e:
             self.notify(str(e), title="not sent", severity="error", timeout=8)
             return

@@ -36,8 +36,8 @@ class ExampleManager(Vertical):
     ExampleManager { height: auto; }
     ExampleManager ExampleList { max-height: 14; }
     ExampleManager #examples-empty { color: $text-muted; text-style: italic; }
-    ExampleManager #example-buttons { height: 1; margin-top: 0; }
-    ExampleManager #example-buttons Button { min-width: 0; width: auto; padding: 0; margin-right: 1; }
+    ExampleManager .example-buttons { height: 1; }
+    ExampleManager .example-buttons Button { min-width: 0; margin-right: 1; }
     """
 
     class Changed(Message):
@@ -58,13 +58,15 @@ class ExampleManager(Vertical):
         examples.tooltip = "space on/off · Enter edit · a add · d delete · shift+↑/↓ move"
         yield examples
         yield Static("no examples — pick a template that has some, or add one", id="examples-empty")
-        with Horizontal(id="example-buttons"):
-            for label, action, tip in (("+", "add", "add an example (a)"), ("edit", "edit", "edit (e or Enter)"),
-                                       ("on/off", "toggle", "use it or not (space)"), ("del", "delete", "delete (d)"),
-                                       ("↑", "up", "move up (shift+↑)"), ("↓", "down", "move down (shift+↓)")):
-                button = Button(label, id=f"example-{action}", compact=True)
-                button.tooltip = tip
-                yield button
+        for row in ((("+ add", "add", "add an example (a)"), ("edit", "edit", "edit (e or Enter)"),
+                     ("del", "delete", "delete (d)")),
+                    (("on/off", "toggle", "use it or not (space)"), ("↑", "up", "move up (shift+↑)"),
+                     ("↓", "down", "move down (shift+↓)"))):
+            with Horizontal(classes="example-buttons"):
+                for label, action, tip in row:
+                    button = Button(label, id=f"example-{action}", compact=True)
+                    button.tooltip = tip
+                    yield button
 
     @property
     def option_list(self) -> ExampleList:

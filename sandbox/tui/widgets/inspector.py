@@ -95,7 +95,7 @@ class Inspector(VerticalScroll):
         yield Static(dim("loading the model…"), id="count-info")
         yield Label("Context", classes="section")
         yield Static(dim("—"), id="gauge-info")
-        yield Label("Hosted cost in USD (estimate)", classes="section")
+        yield Label("Hosted cost (USD, estimate)", classes="section")
         yield Static(dim("—"), id="cost-info")
         yield Label("Memory window", classes="section")
         yield Static(dim("—"), id="memory-info")
@@ -261,7 +261,6 @@ class Inspector(VerticalScroll):
         else:
             t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim", collapse_padding=True)
             t.add_column("model", overflow="ellipsis", no_wrap=True, ratio=1)
-            t.add_column("", width=1)
             for name in ("prompt", "turn", "session"):
                 t.add_column(name, justify="right", no_wrap=True)
         approx = False
@@ -269,14 +268,14 @@ class Inspector(VerticalScroll):
             p, c, s = prompt.get(model) or {}, turn.get(model) or {}, total.get(model) or {}
             exact = all(x.get("exact", True) for x in (p, c, s))
             approx = approx or not exact
-            mark = "" if exact else Text("≈", style="yellow")
+            mark = "" if exact else ("≈ ", "yellow")
             amounts = (money(p.get("input_usd")) if p else "—", money(c.get("usd")) if c else "—",
                        money(s.get("usd")) if s else "—")
             if narrow:
-                t.append_text(Text.assemble((model, "bold"), " ", mark, "\n"))
+                t.append_text(Text.assemble(mark, (model, "bold"), "\n"))
                 t.append(f"{amounts[0]:>8} {amounts[1]:>8} {amounts[2]:>8}\n")
             else:
-                t.add_row(model, mark, *amounts)
+                t.add_row(Text.assemble(mark, model), *amounts)  # ≈ first: a long name's end may be cut
         parts: list = [t]
         if approx:
             parts.append(Text.assemble(("≈", "yellow"), (" counted with a stand-in tokenizer", "dim")))
@@ -286,7 +285,7 @@ class Inspector(VerticalScroll):
                 parts.append(Text.assemble((f"turn, {enc or '?'}: ", "dim"), f"{fmt.count(n_in)} in · {fmt.count(n_out)} out"))
         if self.last_timings:
             parts.append(Text.assemble(("local run: ", "dim"), fmt.ms(self.last_timings.get("total_ms")), " · ",
-                                       fmt.rate(self.last_timings.get("tokens_per_s")), (" · no API cost", "dim")))
+                                       fmt.rate(self.last_timings.get("tokens_per_s"))))
         self._set("cost-info", Group(*parts))
 
     # ---- guard ---------------------------------------------------------------------------------------

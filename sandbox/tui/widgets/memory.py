@@ -10,6 +10,11 @@ from rich.text import Text
 from sandbox.tui import format as fmt
 
 MAX_ROWS = 14  # newest turns listed; older ones are summed up in one line
+SUMMARY_CHARS = 240  # of the running summary's text shown (Preview, F2, shows all of it)
+
+
+def dim_text(text: str) -> Text:
+    return Text(text, style="dim italic")
 
 
 def mode_text(settings: dict | None, mode: str | None) -> str:
@@ -40,6 +45,17 @@ def memory_view(memory: dict, history: list, *, title: str | None = None) -> Gro
         (fmt.count(memory.get("window_tokens")), "bold"), f" / {fmt.count(memory.get('budget'))} tok · ",
         f"{len(kept)} in", (f" · {len(dropped)} out" if dropped else "", "dim")))
 
+    summary = memory.get("summary")
+    if summary:
+        covered = summary.get("turns") or []
+        span = f"#{covered[0]}–#{covered[-1]}" if len(covered) > 1 else "".join(f"#{i}" for i in covered)
+        head.add_row("summary", Text.assemble((f"{fmt.count(summary.get('tokens'))} tok", "cyan"),
+                                              (f" · pinned · covers {span}", "dim")))
+        text = Text(summary.get("text") or "", style="italic")
+        text.truncate(SUMMARY_CHARS, overflow="ellipsis")
+        head.add_row("", text)
+    elif (memory.get("settings") or {}).get("summary"):
+        head.add_row("summary", dim_text("on · written when turns are dropped"))
     turns = [t for t in history if t.idx in kept or t.idx in dropped]
     if not turns:
         return Group(head, Text("no earlier turns yet", style="dim italic"))

@@ -5,10 +5,12 @@ the screen can recount the gauge and keep the memory settings in step."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Label, Select, Static, TextArea
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from sandbox.core.errors import SandboxError
 from sandbox.core.memory import WindowSettings
@@ -70,6 +72,9 @@ class PromptingPanel(VerticalScroll):
         yield _row("last k", Input("8", compact=True, id="last_k"), "turns mode: how many of the newest turns the model sees")
         yield _row("reserve out", Input(compact=True, id="reserve_output", placeholder="= max tokens"),
                    "tokens kept free for the reply (blank: max tokens)")
+        summary = Checkbox("summarise dropped turns", compact=True, id="memory_summary")
+        summary.tooltip = "the local model folds turns that leave the window into a short summary, pinned after the system prompt"
+        yield summary
 
     def on_mount(self) -> None:
         self.query_one("#samples", Input).disabled = True
@@ -101,6 +106,9 @@ class PromptingPanel(VerticalScroll):
         self.post_message(self.Changed())
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self.post_message(self.Changed())
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         self.post_message(self.Changed())
 
     def on_example_manager_changed(self, event: ExampleManager.Changed) -> None:
@@ -145,6 +153,7 @@ class PromptingPanel(VerticalScroll):
         self.query_one("#last_k", Input).value = str(settings.last_k)
         if settings.reserve_output is not None:
             self.query_one("#reserve_output", Input).value = str(settings.reserve_output)
+        self.query_one("#memory_summary", Checkbox).value = settings.summary
 
     def set_defaults(self, params: SamplingParams) -> None:
         """The model's defaults from models.toml, in the fields not already filled in while it
@@ -204,9 +213,11 @@ class PromptingPanel(VerticalScroll):
             cot_trigger=self.cot_trigger() if strategy in COT_STRATEGIES else None,
         )
 
-    def window_settings(self) -> WindowSettings:
-        """The memory fields as core's WindowSettings (validated there)."""
-        values: dict = {"mode": self.query_one("#memory_mode", Select).value}
+    def window_settings(self, base: WindowSettings) -> WindowSettings:
+        """The memory fields over `base` (the session's settings: what the form does not show,
+        such as low_water from the config file, stays), validated by core."""
+        values: dict = {"mode": self.query_one("#memory_mode", Select).value,
+                        "summary": self.query_one("#memory_summary", Checkbox).value}
         for name, label in (("last_k", "last k"), ("reserve_output", "reserve out")):
             raw = self.query_one(f"#{name}", Input).value.strip()
             if not raw:
@@ -218,4 +229,4 @@ class PromptingPanel(VerticalScroll):
                 values[name] = int(raw)
             except ValueError:
                 raise SandboxError(f"{label} = {raw!r} is not a whole number") from None
-        return WindowSettings(**values).validated()
+        return replace(base, **values).validated()

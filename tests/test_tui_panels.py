@@ -93,6 +93,8 @@ async def test_typing_updates_the_counter_and_the_gauge_turns_red_near_the_limit
 
 
 async def test_the_memory_panel_greys_dropped_turns_and_the_settings_are_logged(small, sandbox_home):
+    sandbox_home.mkdir(parents=True, exist_ok=True)
+    (sandbox_home / "config.toml").write_text("[energy]\nwatts = 30\nusd_per_kwh = 0.25\n")
     app = make_app(models_file=small)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
@@ -104,6 +106,8 @@ async def test_the_memory_panel_greys_dropped_turns_and_the_settings_are_logged(
             await turn_finished(pilot)
         live = await counted(pilot, "")
         assert live.memory["kept"] == [2] and live.memory["dropped"] == [0, 1]
+        cost = text_of(app.screen.query_one("#cost-info"))
+        assert "local run" in cost and "Wh" in cost and "at 30 W" in cost, cost
         shown = text_of(app.screen.query_one("#memory-info"))
         assert "last 1 turn " in shown and "out · Say one" in shown and "1 in · 2 out" in shown, shown
 

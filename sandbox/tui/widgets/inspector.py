@@ -88,6 +88,7 @@ class Inspector(VerticalScroll):
         self.measured: LiveCount | None = None
         self.last_cost: dict = {}
         self.last_timings: dict = {}
+        self.last_energy: dict | None = None  # the turn's local energy (core's local_energy), when configured
         self.session_total: dict = {}
 
     def compose(self) -> ComposeResult:
@@ -202,7 +203,7 @@ class Inspector(VerticalScroll):
     def reset(self, session) -> None:
         """A new session: the model stays, the per-turn panels empty."""
         self.show_model(session)
-        self.last_cost, self.last_timings, self.session_total = {}, {}, {}
+        self.last_cost, self.last_timings, self.session_total, self.last_energy = {}, {}, {}, None
         for id in ("turn-info", "guard-info"):
             self._set(id, dim("no turn yet"))
         self.show_cost()
@@ -237,6 +238,7 @@ class Inspector(VerticalScroll):
             ("finish", Text(finish, style="yellow" if finish in ("length", "cancelled", "blocked") else "")),
         ]))
         self.last_cost, self.last_timings, self.session_total = turn.get("cost") or {}, timings, session_total or {}
+        self.last_energy = turn.get("energy")
         self.show_cost()
         self.show_guard(turn.get("guard") or {})
 
@@ -286,6 +288,10 @@ class Inspector(VerticalScroll):
         if self.last_timings:
             parts.append(Text.assemble(("local run: ", "dim"), fmt.ms(self.last_timings.get("total_ms")), " · ",
                                        fmt.rate(self.last_timings.get("tokens_per_s"))))
+            e = self.last_energy
+            parts.append(Text.assemble(("energy: ", "dim"), f"{e['wh']:.4f} Wh · {fmt.usd(e['usd'])}",
+                                       (f" at {e.get('watts')} W", "dim")) if e else
+                         Text("energy: off (set [energy] watts and usd_per_kwh in config.toml)", style="dim"))
         self._set("cost-info", Group(*parts))
 
     # ---- guard ---------------------------------------------------------------------------------------

@@ -243,3 +243,25 @@ def score_summary(token_logprobs: Sequence[float], tokens_text: Sequence[str],
     least = [{"token": int(token_ids[i + 1]) if token_ids is not None else None, "text": texts[i + 1],
               "logprob": round(lps[i], 4), "position": i + 1} for i in worst]
     return {"tokens": n, "nll": round(nll, 6), "perplexity": round(math.exp(nll), 6), "least_likely": least}
+
+
+# ---- one position of a logged reply -------------------------------------------------------------
+
+
+def reply_position(engine, turn: dict, index: int) -> Distribution:
+    """The distribution reply token `index` of `turn` (generated with logprobs) was drawn from:
+    prompt + the reply tokens before it, re-decoded on `engine` (the KV prefix is reused), through
+    the turn's own sampling parameters. A grammar, if the turn had one, is not part of this view."""
+    reply = [int(x["token"]) for x in turn.get("logprobs") or []]
+    if not 0 <= index < len(reply):
+        raise IndexError(index)
+    prompt = engine.tokenize(turn["rendered_prompt"])
+    logits = engine.next_token_logits(prompt + reply[:index])
+    return distribution(logits, SamplingParams.from_dict(turn["params"]), recent=reply[:index])
+
+
+def describe(dist: Distribution, tokens: Sequence[int]) -> list[dict]:
+    """Per token: its probability raw, after the filters (before temperature) and as finally sampled,
+    and the stage that removed it (None if it survived)."""
+    return [{"token": int(t), "raw": dist.raw.prob(t), "filtered": dist["min_p"].prob(t), "final": dist.final.prob(t),
+             "cut_by": dist.cut_by(t)} for t in tokens]

@@ -37,7 +37,8 @@ class SandboxApp(App):
     TITLE = "sandbox"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("f6", "compare", "Compare"),
-                Binding("f7", "sessions", "Sessions"), Binding("f9", "tokens", "Tokens")]
+                Binding("f7", "sessions", "Sessions"), Binding("f8", "explorer", "Explorer"),
+                Binding("f9", "tokens", "Tokens")]
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()
@@ -86,6 +87,30 @@ class SandboxApp(App):
         if not isinstance(self.screen, TokensScreen):
             self.push_screen(TokensScreen(self.session, self.main.conversation.prompt.value))
 
+    def action_explorer(self) -> None:
+        """The next-token distribution for a prefix, reshaped live by the sampler knobs."""
+        from sandbox.core.errors import SandboxError
+        from sandbox.tui.screens.explorer import ExplorerScreen
+
+        if isinstance(self.screen, ExplorerScreen):
+            return
+        main = self.main
+        if self.session is None:
+            self.notify(main.load_error or "model still loading — the explorer opens once it is ready",
+                        severity="error" if main.load_error else "warning")
+            return
+        if main.busy:
+            self.notify("a reply is still generating — the explorer uses the same model; open it when the reply is done",
+                        severity="warning")
+            return
+        try:
+            params = main.prompting.options().params
+        except SandboxError:
+            params = None
+        prefix = main.conversation.prompt.value
+        main.busy = "explorer"  # the main screen sends nothing while the explorer holds the engine
+        self.push_screen(ExplorerScreen(self.session, params, prefix=prefix, chat=bool(prefix.strip())))
+
     async def action_quit(self) -> None:
         self.main.cancel_running()
         self.exit(0)
@@ -105,6 +130,10 @@ class SandboxApp(App):
         yield SystemCommand("Compare strategies", "One input through several strategies side by side (F6)", self.action_compare)
         yield SystemCommand("Sessions", "Browse, search, replay and re-run logged sessions (F7)", self.action_sessions)
         yield SystemCommand("Tokens", "How the prompt splits into tokens, per tokenizer, with ids (F9)", self.action_tokens)
+        yield SystemCommand("Next-token explorer", "The next-token distribution, reshaped live by temperature, top-k, "
+                            "top-p and min-p; step greedy, sampled or by hand (F8)", self.action_explorer)
+        yield SystemCommand("Logprob heatmap", "Colour replies by token probability; select a token for its "
+                            "alternatives (F10)", main.action_heatmap)
 
 
 def make_app(model: str | None = None, models_file: str | None = None) -> SandboxApp:

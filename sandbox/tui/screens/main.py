@@ -4,6 +4,7 @@ widgets. Workers never touch widgets: they post messages or return results."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 
@@ -21,6 +22,7 @@ from sandbox.tui.messages import CoreEvent, ModelLoading
 from sandbox.tui.screens.preview import PreviewScreen
 from sandbox.tui.widgets.conversation import Conversation, TurnView
 from sandbox.tui.widgets.inspector import Inspector
+from sandbox.tui.widgets.logprobs import LogprobHeatmap, LogprobView
 from sandbox.tui.widgets.prompting import PromptingPanel
 
 log = logging.getLogger("sandbox.tui")
@@ -36,7 +38,9 @@ class MainScreen(Screen):
         Binding("f3", "focus_prompting", "Prompting", group=FOCUS),
         Binding("f4", "focus_prompt", "Input", group=FOCUS),
         Binding("f5", "focus_inspector", "Inspector", group=FOCUS),
+        Binding("f10", "heatmap", "Heatmap"),
     ]
+    HEATMAP_TOP = 5  # alternatives recorded per token while the heatmap is on
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()
@@ -49,6 +53,7 @@ class MainScreen(Screen):
         self.view: TurnView | None = None
         self.sent_text = ""
         self.send_when_ready = False
+        self.heatmap_on = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="columns"):
@@ -115,6 +120,10 @@ class MainScreen(Screen):
             if state != WorkerState.SUCCESS and self.view is not None and self.view.turn is None:
                 await self.view.failed(message or "cancelled")
                 self.restore_prompt()
+        elif worker.group == "logprob" and state == WorkerState.SUCCESS:
+            view, index, sampled = worker.result
+            if view.is_attached and view.heatmap.selected == index:
+                view.detail.show(index, view.turn["logprobs"][index], sampled, self.heatmap_note(view.turn))
         elif worker.group == "preview":
             self.busy = None
             if state == WorkerState.SUCCESS:
@@ -171,6 +180,8 @@ class MainScreen(Screen):
             self.recount()
             if turn.get("finish_reason") == "cancelled":
                 self.restore_prompt()
+            if self.heatmap_on and turn.get("logprobs"):
+                await self.view.show_logprobs(True)
 
     def session_total(self) -> dict | None:
         return self.session.prices.total(self.session.costs) if self.session else None
@@ -250,6 +261,8 @@ class MainScreen(Screen):
         except SandboxError as e:
             self.notify(str(e), title="not sent", severity="error", timeout=8)
             return
+        if self.heatmap_on:
+            options = dataclasses.replace(options, logprobs=max(options.logprobs, self.HEATMAP_TOP))
         self.sent_text = text
         self.conversation.prompt.value = ""
         self.view = await self.conversation.new_turn(text)
@@ -292,6 +305,53 @@ class MainScreen(Screen):
             return
         self.view = None
         await self.conversation.clear("View cleared — the session still remembers its turns (Ctrl+N starts afresh).")
+
+    # ---- logprob heatmap ------------------------------------------------------------------------------
+
+    async def action_heatmap(self) -> None:
+        """Toggle: replies as tokens coloured by probability (the next turns record logprobs)."""
+        self.heatmap_on = not self.heatmap_on
+        views = [v for v in self.conversation.query(TurnView) if v.turn is not None]
+        if not self.heatmap_on:
+            for v in views:
+                await v.show_logprobs(False)
+            self.notify("heatmap off", timeout=3)
+            return
+        last = views[-1] if views else None
+        if last is not None and last.turn.get("logprobs"):
+            shown = await last.show_logprobs(True)
+            if shown is not None:
+                shown.heatmap.focus()
+            self.notify("heatmap on: ←/→ or a click selects a token", timeout=4)
+        else:
+            self.notify("heatmap on: the next replies record each token's probability "
+                        + ("(the last one was generated without)" if last is not None else ""), timeout=6)
+
+    def on_logprob_heatmap_selected(self, message: LogprobHeatmap.Selected) -> None:
+        view = next((a for a in message.heatmap.ancestors if isinstance(a, LogprobView)), None)
+        if view is None:
+            return
+        entry = view.turn["logprobs"][message.index]
+        if self.busy == "turn" or self.session is None:
+            view.detail.show(message.index, entry, note="filtered and sampled columns: when no reply is generating")
+            return
+        view.detail.show(message.index, entry, note="re-decoding this position for the sampler's view…")
+        self.explain_position(self.session, view, message.index)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="logprob")
+    def explain_position(self, session, view, index: int):
+        from sandbox.core.decoding import reply_position
+        from sandbox.tui.widgets.logprobs import sampled_summary
+
+        entry = view.turn["logprobs"][index]
+        dist = reply_position(session.engine, view.turn, index)
+        return view, index, sampled_summary(dist, [t["token"] for t in entry["top"]] + [entry["token"]])
+
+    @staticmethod
+    def heatmap_note(turn: dict) -> str:
+        if turn.get("constraint"):
+            return "a grammar also constrained this reply; the filtered and sampled columns leave it out"
+        return ""
 
     def action_focus_prompting(self) -> None:
         self.prompting.query_one("#strategy").focus()

@@ -33,6 +33,8 @@ def badge(turn: dict, verdicts: dict[str, str]) -> Text:
         if cost:
             model, c = next(iter(cost.items()))
             parts += [sep, (f"{model} ", "dim"), fmt.usd(c.get("usd"))]
+        if turn.get("perplexity") is not None:
+            parts += [sep, f"perplexity {turn['perplexity']:.2f}"]
         finish = turn.get("finish_reason")
         parts += [sep, (finish or "", "yellow" if finish in ("length", "cancelled") else "")]
     parts += [sep, ("guard ", "dim")]
@@ -116,6 +118,26 @@ class TurnView(Vertical):
             await self.note("(cancelled)", "cancelled")
             self.add_class("-cancelled")
         self.query_one(".badge", Static).update(badge(turn, self.verdicts))
+
+    async def show_logprobs(self, on: bool):
+        """Swap the reply for its logprob heatmap (the turn must carry logprobs), or back."""
+        from sandbox.tui.widgets.logprobs import LogprobView
+
+        existing = self.query(LogprobView)
+        if not on:
+            await existing.remove()
+            for reply in self.query(".reply"):
+                reply.display = True
+            return None
+        if self.turn is None or not self.turn.get("logprobs"):
+            return None
+        if existing:
+            return existing.first()
+        for reply in self.query(".reply"):
+            reply.display = False
+        view = LogprobView(self.turn)
+        await self.body.mount(view)
+        return view
 
     async def failed(self, message: str) -> None:
         """Core raised before (or while) generating: say so under the user's text."""

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Label, Static, TextArea
+from textual.widgets import Footer, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from sandbox.core.config import ENCODINGS
@@ -50,7 +50,7 @@ def chips(pieces: list, show_ids: bool) -> Text:
     out = Text(overflow="fold")
     for i, p in enumerate(pieces):
         bg = CHIP_BACKGROUNDS[i % len(CHIP_BACKGROUNDS)]
-        shown = visible(p.text)
+        shown = p.text if p.partial else visible(p.text)
         newline = shown.endswith("\n")
         out.append(shown.rstrip("\n") if newline else shown, style=f"{'italic ' if p.partial else ''}#f0f0f0 on {bg}")
         if show_ids:
@@ -97,9 +97,8 @@ class TokensScreen(Screen):
     ]
     DEFAULT_CSS = """
     TokensScreen #tokens-top { height: auto; padding: 0 1; }
-    TokensScreen #tokens-text { height: 6; border: round $panel-lighten-2; }
-    TokensScreen #tokens-text:focus { border: round $accent; }
-    TokensScreen #tokens-hint { color: $text-muted; }
+    TokensScreen #tokens-text { height: 7; }
+    TokensScreen #tokens-hint { color: $text-muted; height: auto; }
     TokensScreen #token-columns { height: 1fr; }
     """
 
@@ -118,10 +117,10 @@ class TokensScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="tokens-top"):
-            yield TextArea(self.initial, id="tokens-text", soft_wrap=True, compact=True)
-            yield Label('How text splits into tokens. "Unfamiliarization" is one word but 3+ tokens; '
-                        "non-English text costs more tokens. · = space, ↵ = newline, ‹hex› = part of a character.",
-                        id="tokens-hint", markup=False)
+            yield TextArea(self.initial, id="tokens-text", soft_wrap=True)
+            yield Static('One chip per token. "Unfamiliarization" is one word but 3+ tokens; non-English text '
+                         "costs more tokens. · space  ↵ newline  → tab  ‹e3 81› bytes of a split character",
+                         id="tokens-hint", markup=False)
         with Horizontal(id="token-columns"):
             for name in self.names:
                 yield TokenColumn(name)

@@ -36,9 +36,12 @@ class SandboxApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "sandbox"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("f6", "compare", "Compare"),
-                Binding("f7", "sessions", "Sessions"), Binding("f8", "explorer", "Explorer"),
-                Binding("f9", "tokens", "Tokens")]
+    SCREENS_GROUP = Binding.Group("Screens")  # F6-F9 share one footer entry (the palette names each)
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True),
+                Binding("f6", "compare", "Compare", group=SCREENS_GROUP),
+                Binding("f7", "sessions", "Sessions", group=SCREENS_GROUP),
+                Binding("f8", "explorer", "Explorer", group=SCREENS_GROUP),
+                Binding("f9", "tokens", "Tokens", group=SCREENS_GROUP)]
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()

@@ -166,3 +166,18 @@ def test_beam_turn_shows_the_beams_as_samples(session):
     assert len(turn["samples"]) == 2 and turn["votes"] is None
     assert turn["samples"][0]["score"] >= turn["samples"][1]["score"]
     assert turn["output"] == turn["samples"][0]["output"]
+
+
+def test_logprobs_are_withheld_when_the_output_guard_changed_the_reply():
+    from sandbox.core.engine import SampleStats, TokenLogprob
+    from sandbox.core.session import Session, TurnOptions
+
+    raw = SampleStats(seed=1, text="mail jane@example.com", tokens=[1, 2],
+                      logprobs=[TokenLogprob(1, "mail", -0.5, []), TokenLogprob(2, " jane@example.com", -1.5, [])])
+    turn = {"output": "mail <EMAIL_1>", "notes": [], "params": {}, "finish_reason": "stop"}
+    Session._decoding_fields(turn, TurnOptions(logprobs=2), raw)
+    assert turn["logprobs"] is None and "logprobs withheld" in turn["notes"][0]
+    assert turn["perplexity"] == pytest.approx(math.exp(1.0), abs=1e-4)  # rounded to 4 places
+    same = {"output": raw.text, "notes": [], "params": {}, "finish_reason": "stop"}
+    Session._decoding_fields(same, TurnOptions(logprobs=2), raw)
+    assert [x["text"] for x in same["logprobs"]] == ["mail", " jane@example.com"]

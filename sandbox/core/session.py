@@ -369,9 +369,13 @@ class Session:
     def _decoding_fields(turn: dict, opts: TurnOptions, chosen) -> None:
         """The turn object's additions for these options (absent when not asked for)."""
         if opts.logprobs and not opts.beams:
-            turn["logprobs"] = [lp.to_dict() for lp in chosen.logprobs]
             ppl = decoding.perplexity([lp.logprob for lp in chosen.logprobs])
             turn["perplexity"] = round(ppl, 4) if ppl is not None else None
+            if chosen.text == turn["output"]:
+                turn["logprobs"] = [lp.to_dict() for lp in chosen.logprobs]
+            else:  # token texts would carry what the output guard redacted or withheld: never log them
+                turn["logprobs"] = None
+                turn["notes"].append("logprobs withheld: the output guard changed this reply")
         if opts.beams:
             turn["params"].update(decoding="beam", beams=opts.beams, length_penalty=opts.length_penalty)
         if opts.grammar is not None or opts.json_schema is not None:

@@ -74,8 +74,8 @@ class ExplorerScreen(Screen):
             yield Static("", id="stages")
             yield DistributionChart(id="chart")
             yield Static("", id="trail")
-            yield Static("Knobs: ←/→ (shift: ×10) or click · chart: ↑/↓ select · Ctrl+G greedy · Ctrl+S sample · "
-                         "Ctrl+O take the selected token · Ctrl+Z undo · Escape back", classes="help")
+            yield Static("knobs: ←/→ (shift ×10), Home/End, click · chart: ↑/↓ select, Enter takes it · "
+                         "Ctrl+G greedy · Ctrl+S sample · Ctrl+Z undo", classes="help")
         yield Footer()
 
     @property
@@ -157,7 +157,8 @@ class ExplorerScreen(Screen):
         self.show_trail()
 
     def piece(self, token: int) -> str:
-        return self.engine.tokenizer.piece(token).decode("utf-8", errors="replace")
+        # A byte-level piece of a character shows its bytes rather than a replacement mark.
+        return self.engine.tokenizer.piece(token).decode("utf-8", errors="backslashreplace")
 
     def show_trail(self) -> None:
         if not self.steps:

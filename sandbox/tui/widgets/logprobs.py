@@ -281,15 +281,18 @@ class DistributionChart(Widget, can_focus=True):
         bar_w = max(10, width - 50)
         out = Text()
         out.append(f"  {'token':<16} {'raw':>7} {'sampled':>8}  ", style="dim")
-        out.append("█ sampled  ", style="green")
-        out.append("░ raw\n", style="dim")
+        out.append("█", style="green")
+        out.append(" raw share kept  ", style="dim")
+        out.append("█", style="bold bright_green")
+        out.append(" gained by the sampler  ░ cut away\n", style="dim")
         for row, (t, raw, final) in enumerate(self.values()):
             mark = "▶ " if row == self.selected else "  "
             out.append(mark, style="bold")
             out.append(f"{label(self.texts.get(t, '?'))[:16]:<16}", style="bold" if final > 0 else "dim")
             out.append(f" {pct(raw):>7} {pct(final):>8}  ")
             filled, shadow = round(final * bar_w), round(raw * bar_w)
-            out.append("█" * filled, style="green" if final > 0 else "")
+            out.append("█" * min(filled, shadow), style="green")
+            out.append("█" * max(0, filled - shadow), style="bold bright_green")
             out.append("░" * max(0, shadow - filled), style="dim")
             cut = self.dist.cut_by(t)
             if cut:

@@ -69,7 +69,7 @@ def test_one_sample_strategies_decode_greedily_and_self_consistency_samples(tiny
     ({"strategies": " , "}, "no strategies given"),
     ({"limit": 0}, "--limit 0"),
     ({"seed": -1}, "--seed -1"),
-    ({"max_tokens": 0}, "max_tokens = 0"),
+    ({"max_tokens": 0}, "tokens = 0 is out of range"),
 ])
 def test_bad_requests_are_one_clear_error(tiny, kwargs, says):
     kwargs = {"template": "sentiment", "data": tiny, **kwargs}

@@ -52,6 +52,7 @@ def test_two_strategies_give_two_results_logged_as_one_compare_session(base, san
         assert r.answer in (None, "positive", "negative", "neutral")
     assert results[1].prompt_tokens > results[0].prompt_tokens  # the examples are in the prompt
     assert [r.seed for r in results] == [11, 11]
+    assert all(r.extracts for r in results)  # sentiment has answer choices
     rows = logged(sandbox_home)
     assert [(t, s, seed) for t, s, seed, _ in rows] == [
         (f"compare · {REVIEW}", "zero-shot", 11), (f"compare · {REVIEW}", "few-shot", 11)]

@@ -40,6 +40,7 @@ class CompareResult:
     finish_reason: str = "stop"
     blocked: bool = False
     seed: int | None = None  # the same for every strategy of one comparison
+    extracts: bool = True  # False: no answer pattern applies (zero/few-shot without a template that has one)
 
     @property
     def cost_usd(self) -> float | None:
@@ -47,7 +48,7 @@ class CompareResult:
         return (self.cost.get(self.cost_model) or {}).get("usd")
 
     @classmethod
-    def from_turn(cls, turn: dict, cost_model: str | None) -> "CompareResult":
+    def from_turn(cls, turn: dict, cost_model: str | None, extracts: bool = True) -> "CompareResult":
         u, t = turn["usage"], turn["timings"]
         return cls(
             strategy=turn["strategy"], turn_id=turn["turn_id"], output=turn["output"], answer=turn["answer"],
@@ -55,7 +56,7 @@ class CompareResult:
             prompt_tokens=u["prompt_tokens"], cached_tokens=u["cached_tokens"], completion_tokens=u["completion_tokens"],
             ms=t["total_ms"], ttft_ms=t["ttft_ms"], tokens_per_s=t["tokens_per_s"], cost=turn.get("cost") or {},
             cost_model=cost_model, finish_reason=turn["finish_reason"], blocked=bool(turn["blocked"]),
-            seed=turn.get("seed"),
+            seed=turn.get("seed"), extracts=extracts,
         )
 
     def to_dict(self) -> dict:
@@ -125,8 +126,8 @@ def compare(base, text: str, strategies: Sequence[str], *, template: str | None 
     session = into or compare_session(base, f"compare · {' '.join(text.split())}")
     options = [TurnOptions(strategy=name, template=template, samples=samples, params=params, history=False)
                for name in names]
-    for opts in options:
-        session.prepare(text, opts)  # unknown strategy, few-shot without examples, too long: before any work
+    # Unknown strategy, few-shot without examples, a prompt too long: all refused before any work.
+    extracts = [session.prepare(text, opts).rendered.extracts for opts in options]
 
     cost_model = next(iter(base.registry.pricing), None)
     results: list[CompareResult] = []
@@ -142,7 +143,7 @@ def compare(base, text: str, strategies: Sequence[str], *, template: str | None 
                 turn = ev.turn
             else:
                 yield StrategyEvent(i, opts.strategy, ev)
-        result = CompareResult.from_turn(turn, cost_model)
+        result = CompareResult.from_turn(turn, cost_model, extracts[i])
         results.append(result)
         yield StrategyFinished(i, result, turn)
         if result.finish_reason == "cancelled":

@@ -86,6 +86,8 @@ class CompareColumn(Vertical):
             await self.reply.update(result.output)
         if result.blocked:
             answer = Text("reply withheld by the guard", style="bold red")
+        elif not result.extracts:
+            answer = Text("no answer to extract: pick a template with an answer pattern", style="dim italic")
         elif result.answer is None:
             answer = Text("no answer found", style="italic yellow")
         else:

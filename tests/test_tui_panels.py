@@ -107,9 +107,9 @@ async def test_the_memory_panel_greys_dropped_turns_and_the_settings_are_logged(
         live = await counted(pilot, "")
         assert live.memory["kept"] == [2] and live.memory["dropped"] == [0, 1]
         cost = text_of(app.screen.query_one("#cost-info"))
-        assert "local run" in cost and "Wh" in cost and "at 30 W" in cost, cost
+        assert "local" in cost and "tok/s" in cost and "Wh" in cost and "at 30 W" in cost, cost
         shown = text_of(app.screen.query_one("#memory-info"))
-        assert "last 1 turn " in shown and "out · Say one" in shown and "1 in · 2 out" in shown, shown
+        assert "last 1 turn" in shown and "out · Say one" in shown and "1 in · 2 out" in shown, shown
 
         views = list(app.screen.query(TurnView))
         await wait_for(pilot, lambda: views[0].has_class("-outside"), what="the conversation marks")

@@ -80,7 +80,9 @@ class ExampleManager(Vertical):
         self.refresh_rows()
 
     def on_resize(self) -> None:
-        self.refresh_rows()
+        if self.size.width != getattr(self, "_drawn_width", None):  # rows are cut to the width
+            self._drawn_width = self.size.width
+            self.refresh_rows()
 
     # ---- what the list depends on ---------------------------------------------------------------
 

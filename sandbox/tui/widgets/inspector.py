@@ -46,8 +46,12 @@ def pairs(rows: list[tuple[str, object]]) -> Table:
 
 
 def money(value) -> str:
-    """A USD amount without the sign (the section title says USD), to fit three columns."""
-    return fmt.usd(value)[1:] if value is not None else "—"
+    """A USD amount without the sign (the section title says USD) or a leading zero (.000250),
+    so three columns and the model names fit."""
+    if value is None:
+        return "—"
+    amount = fmt.usd(value)[1:]
+    return amount[1:] if amount.startswith("0.") else amount
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class Inspector(VerticalScroll):
         yield Static(dim("loading the model…"), id="count-info")
         yield Label("Context", classes="section")
         yield Static(dim("—"), id="gauge-info")
-        yield Label("Hosted cost (USD, estimate)", classes="section")
+        yield Label("Hosted cost (USD, est.)", classes="section")
         yield Static(dim("—"), id="cost-info")
         yield Label("Memory window", classes="section")
         yield Static(dim("—"), id="memory-info")
@@ -172,8 +176,9 @@ class Inspector(VerticalScroll):
         self._set("gauge-info", gauge_error(m.error) if m.error else gauge_view(m.gauge, self.inner_width))
         self.show_cost()
         if m.memory is not None:
-            what = "the prompt being typed" if m.text.strip() else "the next prompt"
-            self._set("memory-info", memory_view(m.memory, self.session.history if self.session else [], title=what))
+            what = "the typed prompt" if m.text.strip() else "the next prompt"
+            self._set("memory-info", memory_view(m.memory, self.session.history if self.session else [], title=what,
+                                                          width=self.inner_width))
         self.post_message(self.Counted(m))
 
     def on_resize(self) -> None:
@@ -212,13 +217,15 @@ class Inspector(VerticalScroll):
         """TurnStarted: the window the model sees for this turn, before the first token."""
         if event.memory:
             history = self.session.history if self.session else []
-            self._set("memory-info", memory_view(event.memory, history, title="the turn being generated"))
+            self._set("memory-info", memory_view(event.memory, history, title="this turn (generating)",
+                                                 width=self.inner_width))
 
     def show_memory(self, memory: dict) -> None:
         if not memory:
             self._set("memory-info", dim("not used (blocked turn)"))
             return
-        self._set("memory-info", memory_view(memory, self.session.history if self.session else []))
+        self._set("memory-info", memory_view(memory, self.session.history if self.session else [],
+                                             width=self.inner_width))
 
     def show_turn(self, turn: dict, session_total: dict | None) -> None:
         usage, timings = turn.get("usage") or {}, turn.get("timings") or {}
@@ -251,9 +258,10 @@ class Inspector(VerticalScroll):
             self.last_cost = cost
         if session_total is not None:
             self.session_total = session_total
-        prompt = self.measured.prompt_cost if self.measured else {}
+        prompt = self.measured.prompt_cost if self.measured and self.measured.text else {}
         turn, total = self.last_cost, self.session_total
-        models = list(dict.fromkeys([*prompt, *turn, *total]))
+        priced = self.prices.prices if self.prices is not None else {}
+        models = list(dict.fromkeys([*priced, *prompt, *turn, *total]))
         if not models:
             self._set("cost-info", dim("no pricing in models.toml"))
             return
@@ -280,18 +288,19 @@ class Inspector(VerticalScroll):
                 t.add_row(Text.assemble(mark, model), *amounts)  # ≈ first: a long name's end may be cut
         parts: list = [t]
         if approx:
-            parts.append(Text.assemble(("≈", "yellow"), (" counted with a stand-in tokenizer", "dim")))
-        if turn:  # token counts depend only on the encoding: one line per encoding
+            parts.append(Text.assemble(("≈", "yellow"), (" stand-in tokenizer count", "dim")))
+        if turn:  # token counts depend only on the encoding: one entry per encoding, input+output
             counted = {c.get("encoding"): (c.get("input_tokens"), c.get("output_tokens")) for c in turn.values()}
-            for enc, (n_in, n_out) in counted.items():
-                parts.append(Text.assemble((f"turn, {enc or '?'}: ", "dim"), f"{fmt.count(n_in)} in · {fmt.count(n_out)} out"))
+            parts.append(Text.assemble(("turn tokens ", "dim"), *(
+                Text.assemble((" · " if i else "", "dim"), (f"{enc or '?'} ", "dim"), f"{fmt.count(a)}+{fmt.count(b)}")
+                for i, (enc, (a, b)) in enumerate(counted.items()))))
         if self.last_timings:
-            parts.append(Text.assemble(("local run: ", "dim"), fmt.ms(self.last_timings.get("total_ms")), " · ",
+            parts.append(Text.assemble(("local ", "dim"), fmt.ms(self.last_timings.get("total_ms")), " · ",
                                        fmt.rate(self.last_timings.get("tokens_per_s"))))
             e = self.last_energy
             parts.append(Text.assemble(("energy: ", "dim"), f"{e['wh']:.4f} Wh · {fmt.usd(e['usd'])}",
                                        (f" at {e.get('watts')} W", "dim")) if e else
-                         Text("energy: off (set [energy] watts and usd_per_kwh in config.toml)", style="dim"))
+                         Text("energy: off · config.toml [energy]", style="dim"))
         self._set("cost-info", Group(*parts))
 
     # ---- guard ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from rich.text import Text
 from sandbox.tui import format as fmt
 
 MAX_ROWS = 14  # newest turns listed; older ones are summed up in one line
+NARROW = 38  # cells; below this the budget is one term a line
 SUMMARY_CHARS = 240  # of the running summary's text shown (Preview, F2, shows all of it)
 
 
@@ -21,13 +22,28 @@ def mode_text(settings: dict | None, mode: str | None) -> str:
     settings = settings or {}
     if (settings.get("mode") or mode) == "turns":
         k = settings.get("last_k", "?")
-        return f"last {k} turn{'' if k == 1 else 's'} (in budget)"
-    return "tokens (newest that fit)"
+        return f"last {k} turn{'' if k == 1 else 's'}"
+    return "by token budget"
 
 
-def memory_view(memory: dict, history: list, *, title: str | None = None) -> Group:
+def budget_text(memory: dict, narrow: bool) -> Text:
+    """core's budget arithmetic, n_ctx − reply − system − prompt, one term a line when narrow."""
+    terms = [("n_ctx", memory.get("n_ctx")), ("reply", memory.get("reserve_output")),
+             ("system", memory.get("fixed_tokens")), ("prompt", memory.get("prompt_tokens"))]
+    if narrow:
+        out = Text.assemble((fmt.count(memory.get("budget")), "bold"))
+        for i, (name, n) in enumerate(terms):
+            out.append(f"\n{'=' if i == 0 else '−'} {fmt.count(n)} ")
+            out.append(name, style="dim")
+        return out
+    return Text.assemble((" − ".join(name for name, _ in terms) + "\n", "dim"),
+                         " − ".join(fmt.count(n) for _, n in terms), " = ",
+                         (fmt.count(memory.get("budget")), "bold"))
+
+
+def memory_view(memory: dict, history: list, *, title: str | None = None, width: int = 44) -> Group:
     """`memory` is core's memory dict (Session.memory_of / a turn's "memory"); `history` the
-    session's past turns (idx, user, tokens)."""
+    session's past turns (idx, user, tokens); `width` the cells available."""
     kept, dropped = set(memory.get("kept") or ()), set(memory.get("dropped") or ())
     head = Table.grid(padding=(0, 1))
     head.add_column(style="dim", no_wrap=True)
@@ -35,14 +51,9 @@ def memory_view(memory: dict, history: list, *, title: str | None = None) -> Gro
     if title:
         head.add_row("for", Text(title, style="italic"))
     head.add_row("mode", mode_text(memory.get("settings"), memory.get("mode")))
-    budget = Text.assemble(
-        ("n_ctx − reply − system − prompt\n", "dim"),
-        f"{fmt.count(memory.get('n_ctx'))} − {fmt.count(memory.get('reserve_output'))} − "
-        f"{fmt.count(memory.get('fixed_tokens'))} − {fmt.count(memory.get('prompt_tokens'))} = ",
-        (fmt.count(memory.get("budget")), "bold"))
-    head.add_row("budget", budget)
+    head.add_row("budget", budget_text(memory, narrow=width < NARROW))
     head.add_row("window", Text.assemble(
-        (fmt.count(memory.get("window_tokens")), "bold"), f" / {fmt.count(memory.get('budget'))} tok · ",
+        (fmt.count(memory.get("window_tokens")), "bold"), f"/{fmt.count(memory.get('budget'))} tok · ",
         f"{len(kept)} in", (f" · {len(dropped)} out" if dropped else "", "dim")))
 
     summary = memory.get("summary")

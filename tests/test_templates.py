@@ -18,7 +18,7 @@ from sandbox.core.errors import ConfigError, SandboxError
 from sandbox.core.templates import Example, list_templates, load, load_data, load_file
 
 REPO = Path(__file__).resolve().parent.parent
-SHIPPED = ["json-extract", "math", "sentiment", "summarise", "translate", "yes-no"]
+SHIPPED = ["json-extract", "math", "memory-summary", "sentiment", "summarise", "translate", "yes-no"]
 
 
 @pytest.fixture(autouse=True)

@@ -175,6 +175,14 @@ async def test_the_example_manager_edits_what_the_preview_shows():
         assert not any(e.input.startswith("Zebra") for e in manager.items)
         assert isinstance(app.screen.query_one("#example-list"), ExampleList)
 
+        trigger = field(app, "cot_trigger")
+        assert not trigger.parent.display, "the CoT trigger shows for cot and self-consistency only"
+        app.screen.query_one("#strategy", Select).value = "cot"
+        await pilot.pause()
+        assert trigger.parent.display
+        trigger.value = "Reason it out, then answer."
+        assert "Reason it out, then answer." in await preview()
+
 
 async def test_the_tokens_screen_shows_chips_per_tokenizer_and_ids_on_demand():
     app = make_app()

@@ -17,6 +17,7 @@ import codecs
 import collections
 import contextlib
 import ctypes
+import math
 import os
 import sys
 import tempfile
@@ -521,11 +522,14 @@ class Engine:
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
     def _token_logprob(self, logits: np.ndarray, token: int, k: int) -> TokenLogprob:
-        lp = log_softmax(logits)
-        top = np.argpartition(-lp, k)[:k]
-        top = top[np.argsort(-lp[top])]
+        # Per generated token, so kept cheap: one log-sum-exp, and the top k found among the few
+        # logits near the maximum (a full-vocabulary partition costs more than the rest together).
+        peak = float(logits.max())
+        lse = peak + math.log(float(np.exp(logits - peak).sum(dtype=np.float64)))
+        top = _top_k(logits, k, peak)
         text = lambda t: self.tokenizer.piece(int(t), special=True).decode("utf-8", errors="replace")  # noqa: E731
-        return TokenLogprob(int(token), text(token), float(lp[token]), [(int(t), text(t), float(lp[t])) for t in top])
+        lp = lambda t: float(logits[t]) - lse  # noqa: E731
+        return TokenLogprob(int(token), text(token), lp(token), [(int(t), text(t), lp(t)) for t in top])
 
     def next_token_logits(self, prompt: str | Sequence[int]) -> np.ndarray:
         """Raw logits for the token after `prompt` (reusing the cached prefix, like a turn)."""
@@ -735,6 +739,20 @@ def _captured_stderr():
             os.close(saved)
             tmp.seek(0)
             lines.extend(tmp.read().decode("utf-8", errors="replace").splitlines())
+
+
+def _top_k(logits: np.ndarray, k: int, peak: float) -> np.ndarray:
+    """Indices of the k largest logits, largest first. Every token outside the candidates within
+    `delta` of the peak is below all of them, so the top k are among the candidates if there are k."""
+    for delta in (8.0, 16.0, 32.0):
+        cand = np.flatnonzero(logits >= peak - delta)
+        if cand.size >= k:
+            break
+    else:
+        cand = np.arange(logits.size)
+    if cand.size > k:
+        cand = cand[np.argpartition(-logits[cand], k - 1)[:k]]
+    return cand[np.argsort(-logits[cand], kind="stable")]
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

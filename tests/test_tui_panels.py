@@ -104,7 +104,10 @@ async def test_the_memory_panel_greys_dropped_turns_and_the_settings_are_logged(
         for text in ("Say one.", "Say two.", "Say three."):
             await send(pilot, text)
             await turn_finished(pilot)
-        live = await counted(pilot, "")
+        # The count after the last turn (the input was already empty before it: wait for its window).
+        await wait_for(pilot, lambda: (m := inspector(app).measured).memory is not None
+                       and len(m.memory["kept"]) + len(m.memory["dropped"]) == 3, what="the count after turn 3")
+        live = inspector(app).measured
         assert live.memory["kept"] == [2] and live.memory["dropped"] == [0, 1]
         cost = text_of(app.screen.query_one("#cost-info"))
         assert "local" in cost and "tok/s" in cost and "Wh" in cost and "at 30 W" in cost, cost

@@ -45,14 +45,20 @@ def update(engine, previous: Summary, dropped: list, cancel=None) -> tuple[Summa
     lines.append("Turns to add:")
     for t in dropped:
         lines += [f"User: {t.user}", f"Assistant: {t.output}"]
-    messages = ([{"role": "system", "content": tpl.system}] if tpl.system else []) + [
-        {"role": "user", "content": tpl.format("\n".join(lines))}]
+    shots = [m for ex in tpl.examples if ex.enabled for m in (
+        {"role": "user", "content": tpl.format(ex.input)}, {"role": "assistant", "content": ex.output})]
+    system = [{"role": "system", "content": tpl.system}] if tpl.system else []
+    ask = [{"role": "user", "content": tpl.format("\n".join(lines))}]
     t0 = time.perf_counter()
     params = SamplingParams(temperature=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.1,
                             max_tokens=MAX_TOKENS, seed=0)
-    prompt = engine.render_chat(messages)
-    budget_left = engine.n_ctx - engine.count(prompt)
-    if budget_left < 16:
+    # The worked examples help a small model, but only when the context has room for them.
+    for messages in (system + shots + ask, system + ask):
+        prompt = engine.render_chat(messages)
+        budget_left = engine.n_ctx - engine.count(prompt)
+        if budget_left >= MAX_TOKENS // 2:
+            break
+    else:
         return previous, "summary memory skipped: the turns to summarise do not fit the context"
     stats = engine.generate(prompt, params.with_(max_tokens=min(MAX_TOKENS, budget_left - 1)), cancel=cancel).run()
     text = " ".join(stats.samples[0].text.split())

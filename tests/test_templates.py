@@ -215,7 +215,8 @@ def test_shipped_templates_load():
     for name in SHIPPED:
         t = load(name)
         assert t.description and rows[name].error is None
-        assert rows[name].n_examples == len(t.examples) >= 2
+        # memory-summary is zero-shot on purpose (small models copy examples' facts into summaries)
+        assert rows[name].n_examples == len(t.examples) >= (0 if name == "memory-summary" else 2)
     assert load("sentiment").answer_choices == ("positive", "negative", "neutral")
     assert load("yes-no").answer_choices == ("yes", "no")
     assert load("json-extract").output_format_kind == "schema"

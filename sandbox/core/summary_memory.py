@@ -45,6 +45,7 @@ def update(engine, previous: Summary, dropped: list, cancel=None) -> tuple[Summa
     lines.append("Turns to add:")
     for t in dropped:
         lines += [f"User: {t.user}", f"Assistant: {t.output}"]
+    # A user's own template may carry worked examples; they are used when the context has room.
     shots = [m for ex in tpl.examples if ex.enabled for m in (
         {"role": "user", "content": tpl.format(ex.input)}, {"role": "assistant", "content": ex.output})]
     system = [{"role": "system", "content": tpl.system}] if tpl.system else []
@@ -52,7 +53,6 @@ def update(engine, previous: Summary, dropped: list, cancel=None) -> tuple[Summa
     t0 = time.perf_counter()
     params = SamplingParams(temperature=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.1,
                             max_tokens=MAX_TOKENS, seed=0)
-    # The worked examples help a small model, but only when the context has room for them.
     for messages in (system + shots + ask, system + ask):
         prompt = engine.render_chat(messages)
         budget_left = engine.n_ctx - engine.count(prompt)

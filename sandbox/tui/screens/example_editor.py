@@ -21,7 +21,7 @@ class ExampleEditor(ModalScreen[Example | None]):
         width: 80%; max-width: 96; height: auto; max-height: 95%;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    #example-editor TextArea { height: 4; }
+    #example-editor TextArea { height: 4; background: $boost; }
     #example-editor #ex-cot { height: 5; }
     #example-editor .editor-label { color: $text-muted; margin-top: 1; }
     #ex-error { color: $error; height: auto; }

@@ -35,7 +35,7 @@ class ExampleManager(Vertical):
     DEFAULT_CSS = """
     ExampleManager { height: auto; }
     ExampleManager ExampleList { max-height: 14; }
-    ExampleManager #examples-empty { color: $text-muted; text-style: italic; }
+    ExampleManager #examples-empty, ExampleManager #examples-note { color: $text-muted; text-style: italic; }
     ExampleManager .example-buttons { height: 1; }
     ExampleManager .example-buttons Button { min-width: 0; margin-right: 1; }
     """
@@ -52,8 +52,10 @@ class ExampleManager(Vertical):
         self.session = None
         self.costs: list[int] | None = None
         self.views: list[strategies.ExampleView] = []
+        self.shared_reason: str | None = None
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="examples-note")
         examples = ExampleList(compact=True, id="example-list")
         examples.tooltip = "space on/off · Enter edit · a add · d delete · shift+↑/↓ move"
         yield examples
@@ -107,6 +109,12 @@ class ExampleManager(Vertical):
     def refresh_rows(self, highlight: int | None = None) -> None:
         self.views = strategies.example_views(self.strategy, self.template, self.items, self.cot_trigger)
         self.costs = self.session.example_tokens(self.views) if self.session is not None and self.views else None
+        # A reason every example shares (zero-shot uses none) is said once, above the list.
+        reasons = {v.reason for v in self.views}
+        self.shared_reason = self.views[0].reason if len(reasons) == 1 and not reasons & {None, "disabled"} else None
+        note = self.query_one("#examples-note", Static)
+        note.update(self.shared_reason or "")
+        note.display = self.shared_reason is not None
         ol = self.option_list
         keep = ol.highlighted if highlight is None else highlight
         ol.set_options(Option(self.row(v), id=str(v.index)) for v in self.views)
@@ -121,11 +129,13 @@ class ExampleManager(Vertical):
         style = "" if view.used else "dim"
         head = Text.assemble(("☑ " if ex.enabled else "☐ ", "green" if ex.enabled else "dim"),
                              (f"{view.index + 1} · ", style), (cost, "cyan" if view.used else "dim"))
-        if view.reason and view.reason != "disabled":
+        if view.reason and view.reason != "disabled" and not self.shared_reason:
             head.append(f" · {view.reason}", style="dim italic")
         first = (ex.input.strip().splitlines() or [""])[0]
         body = Text("  " + first, style="dim" if not view.used else "")
-        body.truncate(max(self.option_list.size.width, 12), overflow="ellipsis")  # one line per example
+        width = max(self.size.width, 12)  # the list's own width is 0 while it is hidden
+        head.truncate(width, overflow="ellipsis")  # two lines per example, whatever the width
+        body.truncate(width, overflow="ellipsis")
         return Text.assemble(head, "\n", body)
 
     # ---- intents -----------------------------------------------------------------------------------

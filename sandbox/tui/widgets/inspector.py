@@ -220,13 +220,6 @@ class Inspector(VerticalScroll):
             self._set("memory-info", memory_view(event.memory, history, title="this turn (generating)",
                                                  width=self.inner_width))
 
-    def show_memory(self, memory: dict) -> None:
-        if not memory:
-            self._set("memory-info", dim("not used (blocked turn)"))
-            return
-        self._set("memory-info", memory_view(memory, self.session.history if self.session else [],
-                                             width=self.inner_width))
-
     def show_turn(self, turn: dict, session_total: dict | None) -> None:
         usage, timings = turn.get("usage") or {}, turn.get("timings") or {}
         finish = turn.get("finish_reason") or ""

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
 
 from sandbox.core.strategies import STRATEGIES  # noqa: E402,F401 (one list, in core)
 
@@ -42,3 +46,49 @@ def print_json(obj) -> None:
     """One JSON document on one line (safe for JSONL readers), then flush."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n")
     sys.stdout.flush()
+
+
+def read_text(name: str, reader: str) -> str:
+    """The UTF-8 text of file `name`, or of stdin for "-". `reader` names the command for the
+    error ("sandbox tokens counts"). Any problem is a one-line SandboxError naming the file."""
+    from sandbox.core.errors import SandboxError
+
+    label = "standard input" if name == "-" else name
+    if name == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(name).read_bytes()
+        except FileNotFoundError:
+            raise SandboxError(f"{name} does not exist; pass a text file, or - to read standard input") from None
+        except IsADirectoryError:
+            raise SandboxError(f"{name} is a directory; pass a text file") from None
+        except OSError as e:
+            raise SandboxError(f"cannot read {name}: {e.strerror}") from None
+    if b"\0" in data:
+        raise SandboxError(f"{label} looks binary (it contains NUL bytes); {reader} UTF-8 text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SandboxError(f"{label} is not valid UTF-8 (bad byte at offset {e.start}); convert it to UTF-8 first") from None
+    return text.removeprefix("\ufeff")  # a byte-order mark is file metadata, not text
+
+
+@contextmanager
+def ctrl_c_cancels(cancel: threading.Event):
+    """First Ctrl+C sets `cancel` (generation stops at the next token and the partial turn is
+    still logged); a second one interrupts outright."""
+    def handler(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

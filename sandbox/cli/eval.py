@@ -83,7 +83,7 @@ def table(report) -> str:
 
 
 def run(args) -> int:
-    from sandbox.cli.run import _ctrl_c_cancels
+    from sandbox.cli.common import ctrl_c_cancels
     from sandbox.core import evaluate
 
     plan = evaluate.plan(args.template, data=args.data, strategies=args.strategies, samples=args.samples,
@@ -97,7 +97,7 @@ def run(args) -> int:
     cancel = threading.Event()
     report = None
     try:
-        with _ctrl_c_cancels(cancel):
+        with ctrl_c_cancels(cancel):
             for ev in evaluate.run(plan, base, cancel):
                 if isinstance(ev, evaluate.StrategyStarted):
                     progress.started(ev)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 
+from sandbox.cli.common import read_text
 from sandbox.core.errors import SandboxError
 
 VERDICTS = ("allow", "warn", "redact", "block")
@@ -45,25 +45,8 @@ def register(sub) -> None:
 
 def read_texts(name: str, jsonl: bool) -> list[tuple[object, str]]:
     """(id, text) pairs from a file or stdin. Raises SandboxError naming the file (and line)."""
-    label = "stdin" if name == "-" else name
-    if name == "-":
-        raw = sys.stdin.buffer.read()
-    else:
-        path = Path(name)
-        if not path.exists():
-            raise SandboxError(f"input file {name} does not exist")
-        if path.is_dir():
-            raise SandboxError(f"{name} is a directory; give a text file (or - for stdin)")
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise SandboxError(f"cannot read {name}: {e.strerror}") from None
-    if b"\x00" in raw:
-        raise SandboxError(f"{label} looks like a binary file (it contains NUL bytes); guard scan reads UTF-8 text")
-    try:
-        data = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SandboxError(f"{label} is not valid UTF-8 (bad byte at offset {e.start}); guard scan reads UTF-8 text") from None
+    label = "standard input" if name == "-" else name
+    data = read_text(name, "guard scan reads")
     # Split on "\n" only: other control characters (form feed, U+2028...) stay inside their line.
     lines = data.split("\n")
     if lines and lines[-1] == "":

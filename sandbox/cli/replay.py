@@ -78,7 +78,7 @@ def _show(args) -> int:
 
 
 def _rerun(args, overrides: dict) -> int:
-    from sandbox.cli.run import _ctrl_c_cancels
+    from sandbox.cli.common import ctrl_c_cancels
     from sandbox.core import replay
     from sandbox.core.events import Blocked, Token, TurnStarted
 
@@ -86,7 +86,7 @@ def _rerun(args, overrides: dict) -> int:
     run = replay.rerun(args.id, model=args.model, models_file=args.models, overrides=overrides, cancel=cancel)
     err = sys.stderr
     tokens = 0
-    with _ctrl_c_cancels(cancel):
+    with ctrl_c_cancels(cancel):
         for ev in run:
             if isinstance(ev, replay.RerunStarted):
                 for w in ev.warnings:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
-from contextlib import contextmanager
 
-from sandbox.cli.common import STRATEGIES, add_model_args, add_sampling_args, print_json, sampling_overrides
+from sandbox.cli.common import (STRATEGIES, add_model_args, add_sampling_args, ctrl_c_cancels, print_json,
+                                sampling_overrides)
 
 BLOCKED_EXIT = 3
 
@@ -89,33 +88,13 @@ def _options(args, session):
                        beams=args.beams, length_penalty=args.length_penalty)
 
 
-@contextmanager
-def _ctrl_c_cancels(cancel: threading.Event):
-    """First Ctrl+C stops generation at the next token (the partial turn is still logged);
-    a second one interrupts outright."""
-    def handler(signum, frame):
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _one_turn(session, text, opts, as_json: bool) -> dict:
     from sandbox.core.events import Blocked, SampleDone, Token, TurnDone, TurnStarted
 
     cancel = threading.Event()
     turn = None
     n_samples = 1
-    with _ctrl_c_cancels(cancel):
+    with ctrl_c_cancels(cancel):
         for ev in session.turn(text, opts, cancel=cancel):
             if as_json:
                 if isinstance(ev, TurnDone):

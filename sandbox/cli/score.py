@@ -6,9 +6,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from pathlib import Path
 
-from sandbox.cli.common import add_model_args, print_json
+from sandbox.cli.common import add_model_args, print_json, read_text
 from sandbox.core.errors import SandboxError
 
 
@@ -30,13 +29,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sandbox.cli.run import _ctrl_c_cancels
+    from sandbox.cli.common import ctrl_c_cancels
     from sandbox.core import config
     from sandbox.core.decoding import score_summary
     from sandbox.core.engine import Engine
 
     label = "standard input" if args.file == "-" else args.file
-    text = read_text(args.file, label)
+    text = read_text(args.file, "sandbox score reads")
     if not text.strip():
         raise SandboxError(f"{label} is empty; there is nothing to score")
     if args.least < 0:
@@ -49,7 +48,7 @@ def run(args) -> int:
             raise SandboxError(f"{label} is a single token; perplexity needs at least two (the first is only context)")
         cancel = threading.Event()
         progress = Progress(len(tokens) - 1, shown=len(tokens) > engine.n_ctx - 1)
-        with _ctrl_c_cancels(cancel):
+        with ctrl_c_cancels(cancel):
             logprobs = engine.score(tokens, cancel=cancel, progress=progress)
         progress.done()
         if not logprobs:
@@ -97,25 +96,6 @@ class Progress:
         if self.printed and self.tty:
             sys.stderr.write("\n")
 
-
-def read_text(name: str, label: str) -> str:
-    if name == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        try:
-            data = Path(name).read_bytes()
-        except FileNotFoundError:
-            raise SandboxError(f"{name} does not exist; pass a text file, or - to read standard input") from None
-        except IsADirectoryError:
-            raise SandboxError(f"{name} is a directory; pass a text file") from None
-        except OSError as e:
-            raise SandboxError(f"cannot read {name}: {e.strerror}") from None
-    if b"\0" in data:
-        raise SandboxError(f"{label} looks binary (it contains NUL bytes); sandbox score reads UTF-8 text")
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as e:
-        raise SandboxError(f"{label} is not valid UTF-8 (bad byte at offset {e.start}); convert it to UTF-8 first") from None
 
 
 def print_report(doc: dict, label: str) -> None:

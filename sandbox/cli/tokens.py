@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-from sandbox.cli.common import add_model_args, print_json
-from sandbox.core.errors import SandboxError
+from sandbox.cli.common import add_model_args, print_json, read_text
 
 
 def register(sub) -> None:
@@ -28,7 +26,7 @@ def run(args) -> int:
     from sandbox.core import config
     from sandbox.core.tokens import PriceTable, TokenCounter
 
-    text = read_text(args.file)
+    text = read_text(args.file, "sandbox tokens counts")
     registry = config.load(args.models)
     spec = registry.get(args.model)
     t0 = time.perf_counter()
@@ -48,29 +46,6 @@ def run(args) -> int:
         print_table(doc, label="standard input" if args.file == "-" else args.file)
     return 0
 
-
-def read_text(name: str) -> str:
-    """The UTF-8 text of file `name` (or stdin for "-"); a user error if it is not UTF-8 text."""
-    label = "standard input" if name == "-" else name
-    if name == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        path = Path(name)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise SandboxError(f"{name} does not exist; pass a text file, or - to read standard input") from None
-        except IsADirectoryError:
-            raise SandboxError(f"{name} is a directory; pass a text file") from None
-        except OSError as e:
-            raise SandboxError(f"cannot read {name}: {e.strerror}") from None
-    if b"\0" in data:
-        raise SandboxError(f"{label} looks binary (it contains NUL bytes); sandbox tokens counts UTF-8 text")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SandboxError(f"{label} is not valid UTF-8 (bad byte at offset {e.start}); convert it to UTF-8 first") from None
-    return text.removeprefix("\ufeff")  # a byte-order mark is file metadata, not text to count
 
 
 def print_table(doc: dict, label: str) -> None:

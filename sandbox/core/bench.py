@@ -7,7 +7,6 @@ from __future__ import annotations
 import resource
 import statistics
 import sys
-import time
 
 from sandbox.core import config
 from sandbox.core.engine import Engine, physical_cores, plain_llama_cpp_run

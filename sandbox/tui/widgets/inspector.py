@@ -284,7 +284,7 @@ class Inspector(VerticalScroll):
             parts.append(Text.assemble(("≈", "yellow"), (" stand-in tokenizer count", "dim")))
         if turn:  # token counts depend only on the encoding: one entry per encoding, input+output
             counted = {c.get("encoding"): (c.get("input_tokens"), c.get("output_tokens")) for c in turn.values()}
-            parts.append(Text.assemble(("turn tokens ", "dim"), *(
+            parts.append(Text.assemble(("turn ", "dim"), *(
                 Text.assemble((" · " if i else "", "dim"), (f"{enc or '?'} ", "dim"), f"{fmt.count(a)}+{fmt.count(b)}")
                 for i, (enc, (a, b)) in enumerate(counted.items()))))
         if self.last_timings:

@@ -36,11 +36,11 @@ class ExplorerScreen(Screen):
     """
     BINDINGS = [
         Binding("escape", "close", "Back"),
-        Binding("ctrl+g", "greedy", "Greedy step"),
-        Binding("ctrl+s", "sample", "Sample step"),
+        Binding("ctrl+g", "greedy", "Greedy"),
+        Binding("ctrl+s", "sample", "Sample"),
         Binding("ctrl+o", "choose", "Take selected"),
-        Binding("ctrl+z", "undo", "Undo step"),
-        Binding("ctrl+r", "reset_knobs", "Reset knobs"),
+        Binding("ctrl+z", "undo", "Undo"),
+        Binding("ctrl+r", "reset_knobs", "Reset"),
     ]
 
     def __init__(self, session, params: SamplingParams | None = None, prefix: str = "", chat: bool = False) -> None:

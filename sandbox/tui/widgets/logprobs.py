@@ -285,12 +285,14 @@ class DistributionChart(Widget, can_focus=True):
         out.append(" raw share kept  ", style="dim")
         out.append("█", style="bold bright_green")
         out.append(" gained by the sampler  ░ cut away\n", style="dim")
-        for row, (t, raw, final) in enumerate(self.values()):
+        rows = self.values()
+        scale = max([max(raw, final) for _, raw, final in rows] + [1e-9])  # the longest bar fills the width
+        for row, (t, raw, final) in enumerate(rows):
             mark = "▶ " if row == self.selected else "  "
             out.append(mark, style="bold")
             out.append(f"{label(self.texts.get(t, '?'))[:16]:<16}", style="bold" if final > 0 else "dim")
             out.append(f" {pct(raw):>7} {pct(final):>8}  ")
-            filled, shadow = round(final * bar_w), round(raw * bar_w)
+            filled, shadow = round(final / scale * bar_w), round(raw / scale * bar_w)
             out.append("█" * min(filled, shadow), style="green")
             out.append("█" * max(0, filled - shadow), style="bold bright_green")
             out.append("░" * max(0, shadow - filled), style="dim")

@@ -75,9 +75,9 @@ async def test_heatmap_shows_reply_tokens_and_their_alternatives():
         view.heatmap.focus()
         await pilot.press("right")
         assert view.heatmap.selected == 1
-        await wait_for(pilot, lambda: "sampled" in str(view.detail.content), what="the sampler's view")
+        await wait_for(pilot, lambda: "candidates" in str(view.detail.content), what="the sampler's view")
         text = str(view.detail.content)
-        assert "token 2" in text and "raw" in text and "candidates" in text
+        assert "token 2" in text and "raw" in text and "filter" in text and "sample" in text
 
         await pilot.press("f10")  # off: the reply is shown as text again
         await pilot.pause(0.1)

@@ -41,7 +41,7 @@ def pct(p: float) -> str:
         return "0"
     if p < 0.0001:
         return f"{p:.0e}"
-    return f"{p * 100:.2f}%" if p < 0.1 else f"{p * 100:.1f}%"
+    return f"{p * 100:.2f}%" if p < 0.1 else f"{p * 100:.1f}%" if p < 0.9995 else "100%"
 
 
 def legend() -> Text:
@@ -165,21 +165,23 @@ class TokenDetail(Static):
         if all(r["token"] != entry["token"] for r in rows):
             rows.append({"token": entry["token"], "text": entry["text"], "logprob": entry["logprob"]})
         by_token = {d["token"]: d for d in (sampled or {}).get("tokens", [])}
-        header = f"  {'alternative':<18} {'raw':>8}"
+        header = f"  {'alternative':<12} {'raw':>6}"
         if sampled:
-            header += f" {'filtered':>9} {'sampled':>8}"
+            header += f" {'filter':>6} {'sample':>6}"
         lines.append(header + "\n", style="dim")
         for r in rows:
             mark = "▶ " if r["token"] == entry["token"] else "  "
-            row = Text(f"{mark}{label(r['text'])[:18]:<18} {pct(math.exp(r['logprob'])):>8}")
+            row = Text(f"{mark}{label(r['text'])[:12]:<12} {pct(math.exp(r['logprob'])):>6}")
             d = by_token.get(r["token"])
             if d:
-                row.append(f" {pct(d['filtered']):>9} {pct(d['final']):>8}")
+                row.append(f" {pct(d['filtered']):>6} {pct(d['final']):>6}")
                 if d["cut_by"]:
-                    row.append(f"  cut by {STAGE_LABEL[d['cut_by']]}", style="dim italic")
+                    row.append(f" ✗{STAGE_LABEL[d['cut_by']]}", style="dim italic")
             lines.append_text(row)
             lines.append("\n")
         if sampled:
+            lines.append("filter: after penalties, top-k, top-p, min-p · sample: after temperature, what the "
+                         "token was drawn from\n", style="dim")
             lines.append_text(sampled["summary"])
         if note:
             lines.append(("\n" if sampled else "") + note, style="dim italic")

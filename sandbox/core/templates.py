@@ -122,12 +122,18 @@ class TemplateInfo:
     data_lines: int | None
     shadowed: bool = False  # a user template of the same name wins
     error: str | None = None
+    internal: bool = False  # used by sandbox itself (summary memory), not a prompt to pick
+
+    @property
+    def pickable(self) -> bool:
+        """Offered in template pickers: loads, is not shadowed, is a prompt for the user."""
+        return not (self.error or self.shadowed or self.internal)
 
     def to_dict(self) -> dict:
         return {
             "name": self.name, "description": self.description, "source": self.source, "path": str(self.path),
             "n_examples": self.n_examples, "data": self.data, "data_lines": self.data_lines,
-            "shadowed": self.shadowed, "error": self.error,
+            "shadowed": self.shadowed, "error": self.error, "internal": self.internal,
         }
 
 
@@ -357,6 +363,9 @@ def _count_lines(p: Path) -> int | None:
         return None
 
 
+INTERNAL = {"memory-summary"}  # templates sandbox uses itself; listed, but not offered in pickers
+
+
 def list_templates() -> list[TemplateInfo]:
     """Every template in the user dir and the packaged prompts, user first, each sorted by name."""
     out: list[TemplateInfo] = []
@@ -372,6 +381,7 @@ def list_templates() -> list[TemplateInfo]:
             dp = t.data_path()
             rows.append(TemplateInfo(
                 t.name, t.description, source, p, len(t.examples), t.data, _count_lines(dp) if dp else None,
+                internal=t.name in INTERNAL,
             ))
         rows.sort(key=lambda r: r.name)
         for r in rows:

@@ -82,7 +82,7 @@ class CompareScreen(Screen):
         from sandbox.core.templates import list_templates
 
         self.query_one("#compare-form").border_title = f"Compare strategies · {self.session.spec.title}"
-        names = [t.name for t in list_templates() if not t.error and not t.shadowed]
+        names = [t.name for t in list_templates() if t.pickable]
         self.query_one("#compare-template", Select).set_options(
             [(NO_TEMPLATE, NO_TEMPLATE), *((n, n) for n in names)])
         self.query_one("#compare-text", Input).focus()

@@ -39,6 +39,7 @@ class MainScreen(Screen):
         Binding("f4", "focus_prompt", "Input", group=FOCUS),
         Binding("f5", "focus_inspector", "Inspector", group=FOCUS),
         Binding("f10", "heatmap", "Heatmap"),
+        Binding("ctrl+g", "guards", "Guards"),
     ]
     HEATMAP_TOP = 5  # alternatives recorded per token while the heatmap is on
 
@@ -151,7 +152,7 @@ class MainScreen(Screen):
     async def model_ready(self, session, template_infos) -> None:
         self.session = session
         self.prompting.set_defaults(session.defaults)
-        self.prompting.set_templates([t.name for t in template_infos if not t.error and not t.shadowed])
+        self.prompting.set_templates([t.name for t in template_infos if t.pickable])
         broken = [t.error for t in template_infos if t.error]
         if broken:
             self.notify("; ".join(broken), title="templates not loaded", severity="warning", timeout=15)
@@ -305,6 +306,22 @@ class MainScreen(Screen):
             return
         self.view = None
         await self.conversation.clear("View cleared — the session still remembers its turns (Ctrl+N starts afresh).")
+
+    # ---- guardrails on/off ------------------------------------------------------------------------------
+
+    def action_guards(self) -> None:
+        """Switch guard categories on/off for experiments; logged with every turn."""
+        if not self.ready("change the guardrails"):
+            return
+        from sandbox.tui.screens.guards import GuardsScreen
+
+        def chosen(off: frozenset | None) -> None:
+            if off is None:
+                return
+            self.prompting.guards_off = off
+            self.notify("guardrails: " + (f"off for {', '.join(sorted(off))}" if off else "all on"), timeout=4)
+
+        self.app.push_screen(GuardsScreen(self.session.policy, self.prompting.guards_off), chosen)
 
     # ---- logprob heatmap ------------------------------------------------------------------------------
 

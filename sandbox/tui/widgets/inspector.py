@@ -240,7 +240,7 @@ class Inspector(VerticalScroll):
         self.last_cost, self.last_timings, self.session_total = turn.get("cost") or {}, timings, session_total or {}
         self.last_energy = turn.get("energy")
         self.show_cost()
-        self.show_guard(turn.get("guard") or {})
+        self.show_guard(turn.get("guard") or {}, {"input": turn.get("prompt"), "output": turn.get("output")})
 
     # ---- hosted cost -------------------------------------------------------------------------------
 
@@ -298,10 +298,15 @@ class Inspector(VerticalScroll):
 
     # ---- guard ---------------------------------------------------------------------------------------
 
-    def show_guard(self, guard: dict) -> None:
+    def show_guard(self, guard: dict, texts: dict | None = None) -> None:
+        """`texts`: the logged input and output, to show each finding's span in context."""
         findings = [(stage, f) for stage in ("input", "output") for f in guard.get(stage) or []]
+        off = guard.get("disabled") or []
         if not findings and not guard.get("errors"):
-            self._set("guard-info", Text("nothing found", style="green"))
+            msg = Text("nothing found", style="green")
+            if off:
+                msg.append(f"\noff: {', '.join(off)} (Ctrl+G)", style="yellow")
+            self._set("guard-info", msg)
             return
         t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim")
         t.add_column("rule", overflow="fold", ratio=1)
@@ -314,4 +319,28 @@ class Inspector(VerticalScroll):
                       "—" if score is None else f"{score:.2f}")
         for err in guard.get("errors") or []:
             t.add_row(Text(str(err), style="red"), "", "")
-        self._set("guard-info", t)
+        parts = [t]
+        for stage, f in findings:
+            excerpt = span_excerpt((texts or {}).get(stage), f, guard.get(stage) or [])
+            if excerpt is not None:
+                parts.append(excerpt)
+        if off:
+            parts.append(Text(f"off: {', '.join(off)} (Ctrl+G)", style="yellow"))
+        self._set("guard-info", Group(*parts) if len(parts) > 1 else t)
+
+
+def span_excerpt(text: str | None, finding: dict, stage_findings: list[dict], context: int = 24) -> Text | None:
+    """The finding's span highlighted in the logged text. Redaction shifts offsets (and the log has
+    only the redacted text), so a stage with redactions shows no excerpts rather than wrong ones."""
+    span = finding.get("span")
+    if not text or not span or any(f.get("action") == "redact" for f in stage_findings):
+        return None
+    start, end = span
+    if not 0 <= start < end <= len(text):
+        return None
+    out = Text("  …" if start > context else "  ", style="dim")
+    out.append(text[max(0, start - context):start].replace("\n", " "))
+    out.append(text[start:end].replace("\n", " "), style="bold reverse " + ACTION_STYLE.get(finding.get("action"), ""))
+    out.append(text[end:end + context].replace("\n", " "))
+    out.append("…" if end + context < len(text) else "", style="dim")
+    return out

@@ -46,6 +46,7 @@ class PromptingPanel(VerticalScroll):
     system prompt and the memory window settings."""
 
     BORDER_TITLE = "Prompting"
+    guards_off: frozenset = frozenset()  # guard categories switched off (Ctrl+G), sent with each turn
 
     class Changed(Message):
         """Something that shapes the next prompt changed."""
@@ -211,6 +212,7 @@ class PromptingPanel(VerticalScroll):
             params=self.params(),
             examples=examples if examples or template != NO_TEMPLATE else None,
             cot_trigger=self.cot_trigger() if strategy in COT_STRATEGIES else None,
+            guards_off=self.guards_off,
         )
 
     def window_settings(self, base: WindowSettings) -> WindowSettings:

@@ -181,3 +181,17 @@ def test_logprobs_are_withheld_when_the_output_guard_changed_the_reply():
     same = {"output": raw.text, "notes": [], "params": {}, "finish_reason": "stop"}
     Session._decoding_fields(same, TurnOptions(logprobs=2), raw)
     assert [x["text"] for x in same["logprobs"]] == ["mail", " jane@example.com"]
+
+
+def test_constrain_to_the_templates_own_format(engine):
+    from sandbox.core import constraints, templates
+    from sandbox.core.errors import SandboxError
+
+    yes_no = constraints.from_template(engine, templates.load("yes-no"), "zero-shot")
+    assert yes_no.grammar == 'root ::= "yes" | "no"\n' and yes_no.schema is None
+    contact = constraints.from_template(engine, templates.load("json-extract"), "few-shot")
+    assert contact.schema == templates.load("json-extract").output_format and "root ::=" in contact.grammar
+    with pytest.raises(SandboxError, match="chain-of-thought"):
+        constraints.from_template(engine, templates.load("yes-no"), "cot")
+    with pytest.raises(SandboxError, match="nothing to constrain"):
+        constraints.from_template(engine, templates.load("math"), "zero-shot")

@@ -37,6 +37,8 @@ def _add_turn_args(p: argparse.ArgumentParser) -> None:
     d.add_argument("--grammar", metavar="FILE", help="constrain the reply to a GBNF grammar (shipped: prompts/grammars/)")
     d.add_argument("--json-schema", metavar="FILE",
                    help="constrain the reply to JSON matching this schema; the output guard checks it (shipped: prompts/schemas/)")
+    d.add_argument("--constrain", action="store_true",
+                   help="constrain the reply to the template's own output_format (JSON / JSON schema) or answer_choices")
     d.add_argument("--beams", type=int, metavar="N", default=0,
                    help="deterministic beam search with N beams instead of sampling; the beams are the turn's samples")
     d.add_argument("--length-penalty", type=float, metavar="X", default=1.0,
@@ -81,6 +83,14 @@ def _options(args, session):
     if args.beams < 0:
         raise SandboxError(f"--beams {args.beams} is out of range; use 1 or more (0: sampling)")
     constraint = constraints.load(session.engine, grammar=args.grammar, json_schema=args.json_schema)
+    if args.constrain:
+        from sandbox.core import templates
+
+        if constraint is not None:
+            raise SandboxError("--constrain uses the template's own format; leave out --grammar and --json-schema")
+        if not args.template:
+            raise SandboxError("--constrain needs --template: it constrains the reply to the template's output format")
+        constraint = constraints.from_template(session.engine, templates.load(args.template), args.strategy)
     return TurnOptions(strategy=args.strategy, template=args.template, samples=args.samples, system=args.system,
                        params=params, ignore_eos=args.ignore_eos, guards_off=off, logprobs=args.logprobs,
                        grammar=constraint.grammar if constraint else None,

@@ -127,3 +127,24 @@ def load(engine, *, grammar: str | None = None, json_schema: str | None = None) 
         check_grammar(engine, text, source)
         return Constraint(text, source, schema)
     return None
+
+
+def from_template(engine, template, strategy: str) -> Constraint:
+    """What a template's own output contract constrains to: its JSON schema, any JSON, or (for a
+    direct answer, not chain-of-thought) one of its answer choices."""
+    kind = template.output_format_kind
+    if kind == "schema":
+        from sandbox.core.engine import json_schema_grammar
+
+        return Constraint(json_schema_grammar(template.output_format), f"template {template.name}", template.output_format)
+    if kind == "json":
+        text, source = read_grammar("json")
+        return Constraint(text, source)
+    if template.answer_choices and strategy in ("zero-shot", "few-shot"):
+        alternatives = " | ".join(json.dumps(c) for c in template.answer_choices)
+        grammar = f"root ::= {alternatives}\n"
+        check_grammar(engine, grammar, f"template {template.name}")
+        return Constraint(grammar, f"template {template.name}")
+    why = " (its answer choices only constrain a direct answer, not chain-of-thought)" if template.answer_choices else ""
+    raise SandboxError(f"template {template.name} has nothing to constrain the reply to{why}: it needs output_format = "
+                       "\"json\" or a JSON-schema table, or answer_choices")

@@ -153,3 +153,41 @@ async def test_f7_opens_sessions_from_the_real_app(sandbox_home):
         assert len(app.screen_stack) == 2
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+
+
+async def test_continue_a_logged_session_from_the_replay_screen(sandbox_home):
+    """Resume: a logged session continues on the loaded model; the model sees its earlier turns."""
+    from sandbox.core.sampling import SamplingParams
+    from sandbox.core.session import Session, TurnOptions
+    from sandbox.tui.app import make_app
+
+    first = Session.open(log=True)
+    for _ in first.turn("Remember the word marmalade.", TurnOptions(params=SamplingParams(max_tokens=6, seed=1))):
+        pass
+    logged_id = first.id
+    first.close()
+
+    app = make_app()
+    async with app.run_test(size=(140, 42)) as pilot:
+        await wait_for(pilot, lambda: app.session is not None, timeout=60)
+        app.push_screen(ReplayScreen(logged_id))
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.replay is not None, timeout=30)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.session is not None and app.session.id == logged_id, timeout=30)
+        main = app.main
+        main.prompting.query_one("#max_tokens").value = "6"
+        main.conversation.prompt.value = "Which word?"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(_turns_of(logged_id)) == 2, timeout=60)
+    second = _turns_of(logged_id)[1]
+    assert second["idx"] == 1 and "Remember the word marmalade." in second["rendered_prompt"]
+
+
+def _turns_of(session_id):
+    from sandbox.core.store import Store
+
+    try:
+        with Store.open(readonly=True) as store:
+            return store.turns(session_id)
+    except Exception:
+        return []

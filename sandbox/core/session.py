@@ -166,6 +166,25 @@ class Session:
         s.energy = self.energy
         return s
 
+    def resume(self, session_id: str) -> "Session":
+        """A logged session, continued on this session's loaded model: its memory settings and
+        the turns the model may still see come back; new turns continue its numbering. The model
+        it was logged with is in `logged_model` (the caller says so when it differs)."""
+        if self.store is None:
+            raise SandboxError("this session is not logged, so it cannot continue a logged session")
+        row = self.store.session(session_id)
+        memory = (row.get("settings") or {}).get("memory") or {}
+        known = {f for f in WindowSettings.__dataclass_fields__}
+        window = WindowSettings(**{k: v for k, v in memory.items() if k in known}) if memory else self.window.settings
+        s = Session(engine=self.engine, spec=self.spec, registry=self.registry, store=self.store,
+                    session_id=row["id"], window=window, policy=self.policy)
+        s.energy = self.energy
+        s._created = True
+        s.logged_model = row.get("model")
+        s.logged_turns = self.store.turns(row["id"])
+        s._resume(s.logged_turns)
+        return s
+
     def close(self) -> None:
         self.engine.close()
         if self.store:

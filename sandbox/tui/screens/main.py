@@ -300,6 +300,26 @@ class MainScreen(Screen):
         await self.conversation.clear(f"New session {self.session.id[:12]} — the model remembers nothing from before.")
         self.conversation.prompt.focus()
 
+    async def resume(self, session_id: str) -> None:
+        """Continue a logged session (from the Sessions screen) on the loaded model."""
+        if not self.ready("continue a session"):
+            return
+        try:
+            session = self.session.resume(session_id)
+        except SandboxError as e:
+            self.notify(str(e), title="cannot continue", severity="error", timeout=8)
+            return
+        self.session = session
+        self.view = None
+        self.inspector.reset(session)
+        self.recount()
+        await self.conversation.clear(f"Continuing session {session.id[:12]} — {len(session.logged_turns)} logged turns; "
+                                      f"new turns are added to it.")
+        await self.conversation.show_logged(session.logged_turns)
+        if session.logged_model and session.logged_model != session.spec.name:
+            self.notify(f"logged with {session.logged_model}; continuing on {session.spec.name}", severity="warning")
+        self.conversation.prompt.focus()
+
     async def action_clear(self) -> None:
         if self.busy == "turn":
             self.notify("a reply is still streaming — Escape cancels it first", severity="warning")

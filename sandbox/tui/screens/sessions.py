@@ -177,6 +177,7 @@ class ReplayScreen(Screen):
         Binding("n,right", "next", "Next turn"),
         Binding("p,left", "prev", "Previous turn"),
         Binding("r", "rerun", "Re-run"),
+        Binding("c", "continue_session", "Continue here"),
     ]
 
     class RerunEvent(Message):
@@ -361,6 +362,17 @@ class ReplayScreen(Screen):
         self.cancel_event = threading.Event()
         self.rerun_panel.status("starting…")
         self.run_rerun(self.replay.session_id, model, overrides, self.cancel_event)
+
+    async def action_continue_session(self) -> None:
+        """Back to the main screen with this session loaded: new turns continue it."""
+        if self.running:
+            self.notify("a re-run is still running — Escape cancels it first", severity="warning")
+            return
+        from sandbox.tui.screens.main import MainScreen
+
+        while not isinstance(self.app.screen, MainScreen):
+            self.app.pop_screen()
+        await self.app.screen.resume(self.session_id)
 
     def action_back(self) -> None:
         if self.running and self.cancel_event is not None:

@@ -119,6 +119,15 @@ class TurnView(Vertical):
             self.add_class("-cancelled")
         self.query_one(".badge", Static).update(badge(turn, self.verdicts))
 
+    async def show_logged(self, turn: dict) -> None:
+        """A finished turn from the log (a resumed session)."""
+        self.turn = turn
+        if turn.get("blocked") and not turn.get("output"):
+            await self.note("(blocked by the guardrails)", "blocked")
+        else:
+            await self.body.mount(Markdown(turn.get("output") or "", classes="reply"))
+        self.query_one(".badge", Static).update(badge(turn, {}))
+
     async def show_logprobs(self, on: bool):
         """Swap the reply for its logprob heatmap (the turn must carry logprobs), or back."""
         from sandbox.tui.widgets.logprobs import LogprobView
@@ -205,6 +214,14 @@ class Conversation(Vertical):
         await self.transcript.mount(view)
         self.transcript.anchor()  # sending a prompt means: show me the reply
         return view
+
+    async def show_logged(self, turns: list[dict]) -> None:
+        """The turns of a resumed session, as logged."""
+        for turn in turns:
+            view = TurnView(turn.get("prompt") or "")
+            await self.transcript.mount(view)
+            await view.show_logged(turn)
+        self.transcript.scroll_end(animate=False)
 
     async def clear(self, text: str) -> None:
         await self.transcript.query(".turn, .info").remove()

@@ -397,6 +397,8 @@ class Session:
                 turn["notes"].append("logprobs withheld: the output guard changed this reply")
         if opts.beams:
             turn["params"].update(decoding="beam", beams=opts.beams, length_penalty=opts.length_penalty)
+            if opts.logprobs:
+                turn["notes"].append("logprobs are not recorded for beam search; each beam's score is its log-probability")
         if opts.grammar is not None or opts.json_schema is not None:
             turn["constraint"] = {"grammar": opts.grammar, "json_schema": opts.json_schema}
             if turn["finish_reason"] == "length":

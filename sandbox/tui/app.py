@@ -130,6 +130,8 @@ class SandboxApp(App):
         yield SystemCommand("Focus prompting", "Strategy, template and sampling controls (F3)", main.action_focus_prompting)
         yield SystemCommand("Focus prompt input", "Where you type (F4)", main.action_focus_prompt)
         yield SystemCommand("Focus inspector", "Model, last turn, memory, cost, guard (F5)", main.action_focus_inspector)
+        yield SystemCommand("Guardrails on/off", "Switch guard categories off for experiments; logged with each turn (Ctrl+G)",
+                            main.action_guards)
         yield SystemCommand("Compare strategies", "One input through several strategies side by side (F6)", self.action_compare)
         yield SystemCommand("Sessions", "Browse, search, replay and re-run logged sessions (F7)", self.action_sessions)
         yield SystemCommand("Tokens", "How the prompt splits into tokens, per tokenizer, with ids (F9)", self.action_tokens)

@@ -31,14 +31,14 @@ log = logging.getLogger("sandbox.tui")
 class MainScreen(Screen):
     FOCUS = Binding.Group("Focus")  # F3 prompting, F4 input, F5 inspector
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Stop"),
         Binding("f2", "preview", "Preview"),
-        Binding("ctrl+n", "new_session", "New session"),
-        Binding("ctrl+l", "clear", "Clear"),
-        Binding("f3", "focus_prompting", "Prompting", group=FOCUS),
-        Binding("f4", "focus_prompt", "Input", group=FOCUS),
-        Binding("f5", "focus_inspector", "Inspector", group=FOCUS),
-        Binding("f10", "heatmap", "Heatmap"),
+        Binding("ctrl+n", "new_session", "New"),
+        Binding("ctrl+l", "clear", "Clear", show=False),  # footer room at 100 columns: these are in the palette
+        Binding("f3", "focus_prompting", "Prompting", group=FOCUS, show=False),
+        Binding("f4", "focus_prompt", "Input", group=FOCUS, show=False),
+        Binding("f5", "focus_inspector", "Inspector", group=FOCUS, show=False),
+        Binding("f10", "heatmap", "Heat"),
         Binding("ctrl+g", "guards", "Guards"),
     ]
     HEATMAP_TOP = 5  # alternatives recorded per token while the heatmap is on

@@ -4,6 +4,7 @@ turn is computed anywhere else."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 import threading
@@ -39,6 +40,7 @@ class TurnOptions:
     examples: list | None = None  # an edited example list from the UI (templates.Example)
     cot_trigger: str | None = None  # overrides the template's chain-of-thought trigger
     history: bool = True  # False: the model sees no earlier turns and this one is not remembered (eval, compare)
+    regenerates: dict | None = None  # the logged turn this one re-generates (see Session.regenerate)
     guards_off: frozenset[str] = frozenset()  # guard categories switched off for this turn
     logprobs: int = 0  # > 0: log each reply token's log-probability and this many alternatives (heatmap, perplexity)
     grammar: str | None = None  # GBNF the reply must follow (llama.cpp enforces it while decoding)
@@ -97,6 +99,7 @@ class Session:
         self.prices = PriceTable(registry.pricing)
         self.history: list[PastTurn] = []
         self.summary = summary_memory.Summary()
+        self.last: tuple[TurnOptions, dict] | None = None  # the newest turn and its options (regenerate)
         self.energy = user_settings.Energy()  # set from config.toml by open(); off by default
         self.next_idx = 0
         self.costs: list[dict] = []
@@ -165,6 +168,19 @@ class Session:
                     window=self.window.settings, policy=self.policy)
         s.energy = self.energy
         return s
+
+    def regenerate(self, *, new_seed: bool = False, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Determinism made visible: generate the newest turn again from the same prompt and
+        window, with the same seed (expect the identical reply) or a fresh one (expect another).
+        It is logged as a new turn that names the original and says whether the reply matched."""
+        if self.last is None or not self.last[1].get("rendered_prompt"):
+            raise SandboxError("nothing to generate again yet: send a prompt first")
+        opts, original = self.last
+        if self.history and self.history[-1].idx == original["idx"]:
+            self.history.pop()  # the model must see exactly what it saw the first time
+        seed = random.randrange(2**31 - 1 - 64) if new_seed else original["params"]["seed"]
+        again = dataclasses.replace(opts, params=opts.params.with_(seed=seed), regenerates=original)
+        yield from self.turn(original["prompt"], again, cancel=cancel)
 
     def resume(self, session_id: str) -> "Session":
         """A logged session, continued on this session's loaded model: its memory settings and
@@ -355,6 +371,7 @@ class Session:
         self._decoding_fields(turn, opts, stats.samples[next(i for i, s in enumerate(samples) if s is chosen)])
         self._log(turn)
         self.costs.append(cost)
+        self.last = (opts, turn)
         if finish != "cancelled" and not blocked and opts.history:
             self.history.append(PastTurn(idx, prep.rendered.user, output, self._turn_tokens(prep.rendered.user, output)))
         yield TurnDone(turn)
@@ -457,6 +474,7 @@ class Session:
             "vote": (vote.to_dict() if vote else None),
             "params": self._params_dict(prep.params), "seed": prep.params.seed, "ignore_eos": opts.ignore_eos,
             "history": opts.history, "cot_trigger": opts.cot_trigger,
+            **_regeneration(opts.regenerates, output, prep.params.seed),
             "examples": [e.to_dict() for e in opts.examples] if opts.examples is not None else None,
             "usage": {"prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens,
                       "completion_tokens": stats.completion_tokens},
@@ -516,6 +534,13 @@ class BeamGeneration:
                               for b in self.beams]
         if self.beams and self.beams[0].text:
             yield Piece(0, self.beams[0].text)
+
+
+def _regeneration(original: dict | None, output: str, seed: int) -> dict:
+    if not original:
+        return {}
+    return {"regenerated_from": original["turn_id"], "same_seed": seed == original["params"]["seed"],
+            "identical_to_original": output == original["output"]}
 
 
 def _reason(findings) -> str:

@@ -130,6 +130,10 @@ class SandboxApp(App):
         yield SystemCommand("Focus prompting", "Strategy, template and sampling controls (F3)", main.action_focus_prompting)
         yield SystemCommand("Focus prompt input", "Where you type (F4)", main.action_focus_prompt)
         yield SystemCommand("Focus inspector", "Model, last turn, memory, cost, guard (F5)", main.action_focus_inspector)
+        yield SystemCommand("Same seed again", "Generate the newest reply again with the same seed and prompt: "
+                            "identical, or not reproduced (Ctrl+R)", lambda: main.run_action("regenerate(False)"))
+        yield SystemCommand("New seed", "Generate the newest reply again with only the seed changed (Ctrl+E)",
+                            lambda: main.run_action("regenerate(True)"))
         yield SystemCommand("Guardrails on/off", "Switch guard categories off for experiments; logged with each turn (Ctrl+G)",
                             main.action_guards)
         yield SystemCommand("Compare strategies", "One input through several strategies side by side (F6)", self.action_compare)

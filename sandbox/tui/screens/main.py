@@ -40,6 +40,8 @@ class MainScreen(Screen):
         Binding("f5", "focus_inspector", "Inspector", group=FOCUS, show=False),
         Binding("f10", "heatmap", "Heat"),
         Binding("ctrl+g", "guards", "Guards"),
+        Binding("ctrl+r", "regenerate(False)", "Same seed", show=False),  # in the palette
+        Binding("ctrl+e", "regenerate(True)", "New seed", show=False),
     ]
     HEATMAP_TOP = 5  # alternatives recorded per token while the heatmap is on
 
@@ -96,6 +98,11 @@ class MainScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
     def run_turn(self, session, text: str, options, cancel: threading.Event) -> None:
         for event in session.turn(text, options, cancel=cancel):
+            self.post_message(CoreEvent(event))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
+    def run_regenerate(self, session, new_seed: bool, cancel: threading.Event) -> None:
+        for event in session.regenerate(new_seed=new_seed, cancel=cancel):
             self.post_message(CoreEvent(event))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
@@ -183,6 +190,15 @@ class MainScreen(Screen):
                 self.restore_prompt()
             if self.heatmap_on and turn.get("logprobs"):
                 await self.view.show_logprobs(True)
+            if "identical_to_original" in turn:
+                same = turn["identical_to_original"]
+                if turn.get("same_seed"):
+                    msg = ("same seed, same prompt: identical reply — generation is deterministic" if same else
+                           "same seed, same prompt, but the reply differs: not reproduced (see the log)")
+                else:
+                    msg = "new seed: " + ("the same reply anyway" if same else "a different continuation")
+                self.notify(msg, title="generated again", severity="information" if same or not turn.get("same_seed")
+                            else "warning", timeout=8)
 
     def session_total(self) -> dict | None:
         return self.session.prices.total(self.session.costs) if self.session else None
@@ -270,6 +286,19 @@ class MainScreen(Screen):
         self.cancel_event = threading.Event()
         self.busy = "turn"
         self.run_turn(self.session, text, options, self.cancel_event)
+
+    async def action_regenerate(self, new_seed: bool) -> None:
+        """Generate the newest turn again: same seed (expect the identical reply) or a new one."""
+        if not self.ready("generate again"):
+            return
+        last = self.session.last
+        if last is None or not last[1].get("rendered_prompt"):
+            self.notify("send a prompt first: this generates the newest reply again", severity="warning")
+            return
+        self.view = await self.conversation.new_turn(last[1]["prompt"])
+        self.cancel_event = threading.Event()
+        self.busy = "turn"
+        self.run_regenerate(self.session, new_seed, self.cancel_event)
 
     def action_cancel(self) -> None:
         if self.busy == "turn" and self.cancel_event is not None:

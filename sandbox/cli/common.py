@@ -18,15 +18,20 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", metavar="FILE", help="another models.toml (or set SANDBOX_MODELS)")
 
 
-def add_sampling_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("sampling (defaults come from models.toml)")
+def add_sampling_knobs(g, seed_help: str) -> None:
+    """The seven sampling parameters of SamplingParams, as flags (read back by sampling_overrides)."""
     g.add_argument("--temperature", type=float, metavar="T")
     g.add_argument("--top-p", type=float, metavar="P")
     g.add_argument("--top-k", type=int, metavar="K")
     g.add_argument("--min-p", type=float, metavar="P")
     g.add_argument("--repeat-penalty", type=float, metavar="R")
-    g.add_argument("--seed", type=int, metavar="S", help="random seed (default: a fresh one, logged)")
+    g.add_argument("--seed", type=int, metavar="S", help=seed_help)
     g.add_argument("--max-tokens", type=int, metavar="N")
+
+
+def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sampling (defaults come from models.toml)")
+    add_sampling_knobs(g, "random seed (default: a fresh one, logged)")
     g.add_argument("--n-ctx", type=int, metavar="N", help="context window in tokens")
     g.add_argument("--ignore-eos", action="store_true", help="never stop at end-of-sequence: generate exactly --max-tokens")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from sandbox.cli.common import STRATEGIES, print_json
+from sandbox.cli.common import STRATEGIES, add_sampling_knobs, print_json
 
 NOT_REPRODUCED_EXIT = 1
 CANCELLED_EXIT = 130
@@ -31,13 +31,7 @@ def register(sub) -> None:
     g = p.add_argument_group("overrides for --rerun (default: what was logged)")
     g.add_argument("--strategy", choices=STRATEGIES)
     g.add_argument("--samples", type=int, metavar="N", help="self-consistency sample count")
-    g.add_argument("--temperature", type=float, metavar="T")
-    g.add_argument("--top-p", type=float, metavar="P")
-    g.add_argument("--top-k", type=int, metavar="K")
-    g.add_argument("--min-p", type=float, metavar="P")
-    g.add_argument("--repeat-penalty", type=float, metavar="R")
-    g.add_argument("--max-tokens", type=int, metavar="N")
-    g.add_argument("--seed", type=int, metavar="S", help="turn i gets seed S + 1000*i (default: the logged seeds)")
+    add_sampling_knobs(g, "turn i gets seed S + 1000*i (default: the logged seeds)")
     p.set_defaults(func=cmd_replay)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+import random
 import sqlite3
+import time
 import threading
 import uuid
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ from sandbox.core.errors import SandboxError
 from sandbox.core.store import rows
 from sandbox.core.store.schema import MIGRATION_NAMES, MIGRATION_SET, migrations
 
+SETUP_RETRY_S = 30.0  # how long opening a fresh database keeps retrying its setup
 BUSY_TIMEOUT_S = 5.0
 TITLE_CHARS = 60
 MIN_PREFIX = 4
@@ -160,10 +163,22 @@ class Store:
         check = conn.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise corrupt_error(self.path, f"integrity check: {check}")
-        if self.db.journal_mode != "wal":
-            self.db.enable_wal()
-        if pending:
-            self._migrate()
+        # Until WAL is on, processes racing to set up a fresh database can hit SQLite's deadlock
+        # rule (one holds a read lock while another wants the write lock): SQLite then answers
+        # "locked" at once instead of waiting, so this one-time setup retries.
+        deadline = time.monotonic() + SETUP_RETRY_S
+        while True:
+            try:
+                if self.db.journal_mode != "wal":
+                    self.db.enable_wal()
+                if [name for name in MIGRATION_NAMES if name not in self._applied()]:
+                    self._migrate()
+                return
+            except sqlite3.OperationalError as e:
+                text = str(e).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.05, 0.3))
 
     def _applied(self) -> list[str]:
         if not self.db[migrations.migrations_table].exists():

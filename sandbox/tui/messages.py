@@ -19,3 +19,28 @@ class CoreEvent(Message):
     def __init__(self, event) -> None:
         super().__init__()
         self.event = event
+
+
+def coalesced(events, interval: float = 0.05):
+    """Core's events with streamed tokens merged per sample and handed on at most every
+    `interval` seconds. Rendering every token on the UI thread takes CPU from llama.cpp on a
+    small machine; the text and the order of everything else are unchanged."""
+    import time
+
+    from sandbox.core.events import Token
+
+    pending: dict[int, str] = {}
+    last = time.monotonic()
+    for event in events:
+        if isinstance(event, Token):
+            pending[event.sample] = pending.get(event.sample, "") + event.text
+            if time.monotonic() - last < interval:
+                continue
+        for sample, text in pending.items():
+            yield Token(text, sample)
+        pending.clear()
+        last = time.monotonic()
+        if not isinstance(event, Token):
+            yield event
+    for sample, text in pending.items():
+        yield Token(text, sample)

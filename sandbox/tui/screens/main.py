@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import TurnDone, TurnStarted
-from sandbox.tui.messages import CoreEvent, ModelLoading
+from sandbox.tui.messages import CoreEvent, ModelLoading, coalesced
 from sandbox.tui.screens.preview import PreviewScreen
 from sandbox.tui.widgets.conversation import Conversation, TurnView
 from sandbox.tui.widgets.inspector import Inspector
@@ -97,12 +97,12 @@ class MainScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
     def run_turn(self, session, text: str, options, cancel: threading.Event) -> None:
-        for event in session.turn(text, options, cancel=cancel):
+        for event in coalesced(session.turn(text, options, cancel=cancel)):
             self.post_message(CoreEvent(event))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
     def run_regenerate(self, session, new_seed: bool, cancel: threading.Event) -> None:
-        for event in session.regenerate(new_seed=new_seed, cancel=cancel):
+        for event in coalesced(session.regenerate(new_seed=new_seed, cancel=cancel)):
             self.post_message(CoreEvent(event))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview")

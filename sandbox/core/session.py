@@ -457,9 +457,6 @@ class Session:
         """The memory dict a turn logs for `prep`: the window by turn index, budget and settings."""
         return self._memory(prep)
 
-    def _params_dict(self, params: SamplingParams) -> dict:
-        return params.to_dict()
-
     def _turn_object(self, turn_id, idx, prep: Prepared, opts: TurnOptions, output, answer, samples, vote,
                      stats: GenerationStats, cost, guard_log, blocked, finish) -> dict:
         return {
@@ -472,7 +469,7 @@ class Session:
                 {k: samples[0][k] for k in ("seed", "output", "answer", "completion_tokens", "finish_reason")}],
             "votes": (vote.counts if vote else None),
             "vote": (vote.to_dict() if vote else None),
-            "params": self._params_dict(prep.params), "seed": prep.params.seed, "ignore_eos": opts.ignore_eos,
+            "params": prep.params.to_dict(), "seed": prep.params.seed, "ignore_eos": opts.ignore_eos,
             "history": opts.history, "cot_trigger": opts.cot_trigger,
             **_regeneration(opts.regenerates, output, prep.params.seed),
             "examples": [e.to_dict() for e in opts.examples] if opts.examples is not None else None,

@@ -103,11 +103,11 @@ def cmd_list(args) -> int:
     if not sessions:
         print("no sessions logged yet" if not args.search else f"no session matches {args.search!r}")
         return 0
-    from sandbox.core.store.render import fmt_time
+    from sandbox.core import numbers
 
     ids = _short_ids([s["session_id"] for s in sessions])
     table = [("ID", "CREATED", "MODEL", "TURNS", "TITLE")] + [
-        (ids[s["session_id"]], fmt_time(s["created_at"]), s["model"] or "", str(s["turns"]), s["title"] or "")
+        (ids[s["session_id"]], numbers.local_time(s["created_at"]), s["model"] or "", str(s["turns"]), s["title"] or "")
         for s in sessions
     ]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
@@ -157,11 +157,11 @@ def cmd_search(args) -> int:
     if not hits:
         print(f"nothing matches {args.query!r}")
         return 0
-    from sandbox.core.store.render import fmt_time
+    from sandbox.core import numbers
 
     ids = _short_ids(sorted({h["session_id"] for h in hits}))
     for h in hits:
-        print(f"{ids[h['session_id']]} #{h['idx']}  {fmt_time(h['created_at'])}  {h['model']}  {' '.join(h['snippet'].split())}")
+        print(f"{ids[h['session_id']]} #{h['idx']}  {numbers.local_time(h['created_at'])}  {h['model']}  {' '.join(h['snippet'].split())}")
     return 0
 
 

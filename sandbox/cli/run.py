@@ -154,9 +154,13 @@ def vote_line(turn: dict) -> str:
 
 
 def badge(turn: dict) -> str:
+    from sandbox.core import numbers
+
     u, t = turn["usage"], turn["timings"]
-    parts = [turn["model"], turn["strategy"], f"{u['prompt_tokens']}+{u['completion_tokens']} tokens ({u['cached_tokens']} cached)",
-             f"{t['tokens_per_s']} tok/s", turn["finish_reason"], f"session {turn['session_id'][:8]}"]
+    parts = [turn["model"], turn["strategy"],
+             f"{numbers.count(u['prompt_tokens'])}+{numbers.count(u['completion_tokens'])} tokens "
+             f"({numbers.count(u['cached_tokens'])} cached)",
+             numbers.rate(t["tokens_per_s"]), turn["finish_reason"], f"session {turn['session_id'][:8]}"]
     if turn.get("perplexity") is not None:
         parts.insert(4, f"perplexity {turn['perplexity']:.2f}")
     if turn["params"].get("decoding") == "beam":

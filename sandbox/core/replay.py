@@ -19,12 +19,11 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
-from sandbox.core import paths
+from sandbox.core import numbers, paths
 from sandbox.core.errors import SandboxError
 from sandbox.core.sampling import SamplingParams
 from sandbox.core.templates import Example
 from sandbox.core.store import Store, new_id
-from sandbox.core.store.render import fmt_count, fmt_ms, fmt_rate, fmt_time, fmt_usd
 
 SAMPLING_KEYS = tuple(f.name for f in fields(SamplingParams))
 TURN_KEYS = ("strategy", "samples")
@@ -146,10 +145,10 @@ class TurnView:
         kept = ", ".join(f"#{i}" for i in self.kept) or "none"
         dropped = ", ".join(f"#{i}" for i in self.dropped) or "none"
         lines = [f"earlier turns in the window: {kept}", f"dropped from the window: {dropped}"]
-        numbers = [f"{k} {fmt_count(m[k])}" for k in ("n_ctx", "window_tokens", "budget", "fixed_tokens",
+        figures = [f"{k} {numbers.count(m[k])}" for k in ("n_ctx", "window_tokens", "budget", "fixed_tokens",
                                                        "prompt_tokens", "reserve_output") if m.get(k) is not None]
-        if numbers:
-            lines.append(" · ".join(numbers))
+        if figures:
+            lines.append(" · ".join(figures))
         if m.get("mode"):
             lines.append(f"mode {m['mode']}")
         return "\n".join(lines)
@@ -182,7 +181,7 @@ class TurnView:
             if len(first) > 100:
                 first = first[:99] + "…"
             lines.append(f"#{i} seed {s.get('seed')} → answer {s.get('answer')} "
-                         f"({fmt_count(s.get('completion_tokens'))} tokens): {first}")
+                         f"({numbers.count(s.get('completion_tokens'))} tokens): {first}")
         if self.votes:
             votes = ", ".join(f"{k} ×{v}" for k, v in sorted(self.votes.items(), key=lambda kv: -kv[1]))
             lines.append(f"votes: {votes} → {self.data.get('answer')}")
@@ -198,12 +197,12 @@ class TurnView:
     def _numbers_text(self) -> str:
         u, tm = self.usage, self.timings
         lines = [
-            f"tokens: {fmt_count(u.get('prompt_tokens'))} prompt ({fmt_count(u.get('cached_tokens'))} cached), "
-            f"{fmt_count(u.get('completion_tokens'))} completion · finish {self.data.get('finish_reason')}",
-            f"timings: first token {fmt_ms(tm.get('ttft_ms'))} · total {fmt_ms(tm.get('total_ms'))} · "
-            f"{fmt_rate(tm.get('tokens_per_s'))}",
+            f"tokens: {numbers.count(u.get('prompt_tokens'))} prompt ({numbers.count(u.get('cached_tokens'))} cached), "
+            f"{numbers.count(u.get('completion_tokens'))} completion · finish {self.data.get('finish_reason')}",
+            f"timings: first token {numbers.ms(tm.get('ttft_ms'))} · total {numbers.ms(tm.get('total_ms'))} · "
+            f"{numbers.rate(tm.get('tokens_per_s'))}",
         ]
-        costs = [f"{name} {fmt_usd(c.get('usd', c.get('input_usd')))}" for name, c in self.cost.items() if isinstance(c, dict)]
+        costs = [f"{name} {numbers.usd(c.get('usd', c.get('input_usd')))}" for name, c in self.cost.items() if isinstance(c, dict)]
         lines.append("hosted cost: " + (" · ".join(costs) if costs else "–"))
         return "\n".join(lines)
 
@@ -239,7 +238,7 @@ class Replay:
 
     def header(self) -> str:
         s = self.session
-        line = (f"session {s['session_id']} · {fmt_time(s.get('created_at'))} · {s.get('model')} · "
+        line = (f"session {s['session_id']} · {numbers.local_time(s.get('created_at'))} · {s.get('model')} · "
                 f"{len(self.turns)} turn{'s' if len(self.turns) != 1 else ''}")
         if s.get("title"):
             line += f"\ntitle: {s['title']}"

@@ -5,41 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
-from typing import Any
 
+from sandbox.core import numbers
 
-# ---- numbers: every one the log shows goes through these ----------------------------------
-
-
-def fmt_count(n: Any) -> str:
-    return "–" if n is None else f"{int(n):,}"
-
-
-def fmt_ms(ms: Any) -> str:
-    if ms is None:
-        return "–"
-    return f"{ms / 1000:.2f} s" if ms >= 10_000 else f"{ms:,.0f} ms"
-
-
-def fmt_rate(tokens_per_s: Any) -> str:
-    return "–" if tokens_per_s is None else f"{tokens_per_s:.1f} tok/s"
-
-
-def fmt_usd(usd: Any) -> str:
-    if usd is None:
-        return "–"
-    return f"${usd:.6f}" if usd < 0.01 else f"${usd:,.4f}"
-
-
-def fmt_time(iso: str | None) -> str:
-    """An ISO timestamp from the log, shown in local time to the minute."""
-    if not iso:
-        return "–"
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
 
 
 # ---- per-turn badges (shared by the transcript and the Markdown) ----------------------------
@@ -52,12 +20,12 @@ def turn_badges(turn: dict) -> list[str]:
     badges = [turn.get("strategy") or "?"]
     if turn.get("template"):
         badges.append(turn["template"])
-    tokens = f"{fmt_count(usage.get('prompt_tokens'))} in"
+    tokens = f"{numbers.count(usage.get('prompt_tokens'))} in"
     if usage.get("cached_tokens"):
-        tokens += f" ({fmt_count(usage['cached_tokens'])} cached)"
-    badges.append(f"{tokens} / {fmt_count(usage.get('completion_tokens'))} out")
+        tokens += f" ({numbers.count(usage['cached_tokens'])} cached)"
+    badges.append(f"{tokens} / {numbers.count(usage.get('completion_tokens'))} out")
     if timings.get("tokens_per_s") is not None and not turn.get("blocked"):
-        badges.append(fmt_rate(timings["tokens_per_s"]))
+        badges.append(numbers.rate(timings["tokens_per_s"]))
     if turn.get("finish_reason") and not (turn.get("blocked") and turn["finish_reason"] == "blocked"):
         badges.append(turn["finish_reason"])
     findings = guard_findings(turn)
@@ -79,7 +47,7 @@ def guard_findings(turn: dict) -> list[tuple[str, dict]]:
 def session_transcript(doc: dict) -> str:
     session, turns = doc["session"], doc["turns"]
     lines = [
-        f"session {session['session_id']}  {fmt_time(session.get('created_at'))}  {session.get('model')}"
+        f"session {session['session_id']}  {numbers.local_time(session.get('created_at'))}  {session.get('model')}"
         f"  {len(turns)} turn{'s' if len(turns) != 1 else ''}",
     ]
     if session.get("title"):
@@ -88,7 +56,7 @@ def session_transcript(doc: dict) -> str:
         lines.append(f"re-run of: {session['parent_id']}")
     for turn in turns:
         lines.append("")
-        lines.append(f"── turn {turn.get('idx')}  {fmt_time(turn.get('created_at'))}  [{' · '.join(turn_badges(turn))}]")
+        lines.append(f"── turn {turn.get('idx')}  {numbers.local_time(turn.get('created_at'))}  [{' · '.join(turn_badges(turn))}]")
         if turn.get("system"):
             lines.append(f"system: {_one_line(turn['system'])}")
         lines.extend("> " + line for line in (turn.get("prompt") or "").splitlines() or [""])
@@ -153,7 +121,7 @@ def _turn_markdown(turn: dict) -> list[str]:
         out += [f"<details><summary>{len(samples)} samples</summary>", ""]
         for i, s in enumerate(samples):
             out += [f"**Sample {i}** — seed {s.get('seed')}, answer `{s.get('answer')}`, "
-                    f"{fmt_count(s.get('completion_tokens'))} tokens", "", _quote(s.get("output") or ""), ""]
+                    f"{numbers.count(s.get('completion_tokens'))} tokens", "", _quote(s.get("output") or ""), ""]
         out += ["</details>", ""]
     findings = guard_findings(turn)
     if findings:
@@ -169,17 +137,17 @@ def _numbers_table(turn: dict) -> list[str]:
     usage, timings = turn.get("usage") or {}, turn.get("timings") or {}
     params = turn.get("params") or {}
     rows = [
-        ("Tokens", f"{fmt_count(usage.get('prompt_tokens'))} prompt ({fmt_count(usage.get('cached_tokens'))} cached), "
-                   f"{fmt_count(usage.get('completion_tokens'))} completion"),
-        ("Time", f"first token {fmt_ms(timings.get('ttft_ms'))}, total {fmt_ms(timings.get('total_ms'))}, "
-                 f"{fmt_rate(timings.get('tokens_per_s'))}"),
+        ("Tokens", f"{numbers.count(usage.get('prompt_tokens'))} prompt ({numbers.count(usage.get('cached_tokens'))} cached), "
+                   f"{numbers.count(usage.get('completion_tokens'))} completion"),
+        ("Time", f"first token {numbers.ms(timings.get('ttft_ms'))}, total {numbers.ms(timings.get('total_ms'))}, "
+                 f"{numbers.rate(timings.get('tokens_per_s'))}"),
     ]
     if params:
         rows.append(("Sampling", ", ".join(f"{k} {v}" for k, v in params.items())))
     cost = turn.get("cost") or {}
     if cost:
         rows.append(("Hosted cost", ", ".join(
-            f"{name} {fmt_usd(c.get('usd'))}" for name, c in cost.items() if isinstance(c, dict))))
+            f"{name} {numbers.usd(c.get('usd'))}" for name, c in cost.items() if isinstance(c, dict))))
     memory = turn.get("memory") or {}
     if memory:
         rows.append(("Memory", ", ".join(f"{k} {v}" for k, v in memory.items())))

@@ -20,9 +20,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
+from sandbox.core import numbers as fmt
 from sandbox.core.errors import SandboxError
-from sandbox.core.store.render import fmt_time
-from sandbox.tui import format as fmt
 from sandbox.tui.widgets.sessions import LoggedTurnPanel, RerunPanel
 
 log = logging.getLogger("sandbox.tui")
@@ -127,7 +126,7 @@ class SessionsScreen(Screen):
             title = r.get("title") or "(untitled)"
             if r.get("parent_id"):
                 title = f"↻ {title}"
-            table.add_row(title, r.get("model") or "", str(r["turns"]), fmt_time(r.get("created_at")), cost,
+            table.add_row(title, r.get("model") or "", str(r["turns"]), fmt.local_time(r.get("created_at")), cost,
                           ", ".join(r.get("strategies") or []), key=r["session_id"])
         new_models = {r["model"] for r in rows if r.get("model")} - self.models_seen
         if new_models:

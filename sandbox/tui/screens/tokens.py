@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from sandbox.core.config import ENCODINGS
-from sandbox.tui import format as fmt
+from sandbox.core import numbers as fmt
 
 DEBOUNCE_S = 0.15
 MAX_CHIPS = 3000  # per tokenizer; the count is always of the whole text

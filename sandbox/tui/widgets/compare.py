@@ -9,7 +9,7 @@ from textual.containers import HorizontalScroll, Vertical, VerticalScroll
 from textual.widgets import Label, Markdown, Static
 
 from sandbox.core.events import Blocked, SampleDone, Token, TurnStarted
-from sandbox.tui import format as fmt
+from sandbox.core import numbers as fmt
 
 MIN_COLUMN = 30  # narrower than this a reply is unreadable: scroll sideways instead
 

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, LoadingIndicator, Markdown, Static
 
 from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
-from sandbox.tui import format as fmt
+from sandbox.core import numbers as fmt
 from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
 
 GUARD_STYLE = {"allow": "green", "warn": "yellow", "redact": "magenta", "block": "bold red"}

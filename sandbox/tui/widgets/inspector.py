@@ -24,7 +24,7 @@ from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from sandbox.core.errors import SandboxError
-from sandbox.tui import format as fmt
+from sandbox.core import numbers as fmt
 from sandbox.tui.widgets.live import counts_view, gauge_error, gauge_view
 from sandbox.tui.widgets.memory import memory_view
 

@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from sandbox.tui import format as fmt
+from sandbox.core import numbers as fmt
 
 PART_STYLE = {"system": "magenta", "window": "blue", "prompt": "cyan", "reserved": "grey58"}
 PART_LABEL = {"system": "system", "window": "window", "prompt": "prompt", "reserved": "reply"}

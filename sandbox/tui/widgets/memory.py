@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from sandbox.tui import format as fmt
+from sandbox.core import numbers as fmt
 
 MAX_ROWS = 14  # newest turns listed; older ones are summed up in one line
 NARROW = 38  # cells; below this the budget is one term a line

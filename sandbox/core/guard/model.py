@@ -33,9 +33,10 @@ class Finding:
     detail: str = ""
     action: str = "allow"
     label: str = ""  # placeholder type for redaction, e.g. "EMAIL"
+    neighbours: list = field(default_factory=list)  # learned findings: the nearest labelled training examples
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "rule": self.rule,
             "category": self.category,
             "action": self.action,
@@ -43,6 +44,9 @@ class Finding:
             "span": [self.span[0], self.span[1]],
             "detail": self.detail,
         }
+        if self.rule.startswith("learned."):
+            d["neighbours"] = [n.to_dict() for n in self.neighbours]
+        return d
 
 
 @dataclass

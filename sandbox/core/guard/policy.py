@@ -43,6 +43,11 @@ class GuardPolicy:
     max_tokens: int = 8000
     disabled: frozenset[str] = frozenset()
     sources: tuple[str, ...] = ()
+    layers: frozenset[str] = frozenset({"rules", "learned"})  # which scanner layers run (guard eval compares them)
+
+    def only(self, *layers: str) -> "GuardPolicy":
+        """A copy that runs only these layers ("rules", "learned")."""
+        return replace(self, layers=frozenset(layers))
 
     def without(self, categories) -> "GuardPolicy":
         """A copy with these categories switched off (for experiments)."""
@@ -56,10 +61,11 @@ class GuardPolicy:
     def rule(self, category: str) -> CategoryPolicy:
         return self.categories.get(category, CategoryPolicy())
 
-    def scan(self, text: str, stage: str = "input", redactor=None, canary=None, system_prompt=None, fmt=None):
+    def scan(self, text: str, stage: str = "input", redactor=None, canary=None, system_prompt=None, fmt=None, prefix=""):
         from sandbox.core.guard.scan import scan
 
-        return scan(self, text, stage=stage, redactor=redactor, canary=canary, system_prompt=system_prompt, fmt=fmt)
+        return scan(self, text, stage=stage, redactor=redactor, canary=canary, system_prompt=system_prompt, fmt=fmt,
+                    prefix=prefix)
 
     def to_dict(self) -> dict:
         return {

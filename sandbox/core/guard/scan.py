@@ -12,18 +12,18 @@ _STRIP_RULES = {"unicode.zero_width", "unicode.bidi_control", "unicode.tag_chars
 
 
 def scan(policy, text: str, stage: str = "input", redactor: Redactor | None = None, canary: str | None = None,
-         system_prompt: str | None = None, fmt: dict | None = None) -> ScanResult:
+         system_prompt: str | None = None, fmt: dict | None = None, prefix: str = "") -> ScanResult:
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__}")
     t0 = time.perf_counter()
     ctx = Context(text, stage=stage, canary=canary, system_prompt=system_prompt, fmt=fmt,
-                  max_chars=policy.max_chars, max_tokens=policy.max_tokens)
+                  max_chars=policy.max_chars, max_tokens=policy.max_tokens, prefix=prefix)
     findings: list[Finding] = []
     errors: list[dict] = []
     for scanner in REGISTRY:
-        if stage not in scanner.stages:
+        if stage not in scanner.stages or scanner.layer not in policy.layers:
             continue
         live = [c for c in scanner.categories if c not in policy.disabled]
         if not live:

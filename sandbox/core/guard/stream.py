@@ -21,6 +21,7 @@ class GuardedStream:
         self.redactor = redactor
         self.scan_kwargs = scan_kwargs
         self.pending = ""
+        self.released = ""  # what was scanned and released so far: the learned layer lays its windows over it
         self.blocked = False
 
     def feed(self, text: str) -> str:
@@ -51,7 +52,8 @@ class GuardedStream:
         return None
 
     def _release(self, segment: str) -> str:
-        res = self.policy.scan(segment, stage="output", redactor=self.redactor, **self.scan_kwargs)
+        res = self.policy.scan(segment, stage="output", redactor=self.redactor, prefix=self.released, **self.scan_kwargs)
+        self.released += segment
         if res.verdict == "block":
             self.blocked = True
             return ""

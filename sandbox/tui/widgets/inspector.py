@@ -302,10 +302,13 @@ class Inspector(VerticalScroll):
         """`texts`: the logged input and output, to show each finding's span in context."""
         findings = [(stage, f) for stage in ("input", "output") for f in guard.get(stage) or []]
         off = guard.get("disabled") or []
+        learned_off = guard.get("learned_off")
         if not findings and not guard.get("errors"):
             msg = Text("nothing found", style="green")
             if off:
                 msg.append(f"\noff: {', '.join(off)} (Ctrl+G)", style="yellow")
+            if learned_off:
+                msg.append(f"\nlearned layer off: {learned_off}", style="yellow")
             self._set("guard-info", msg)
             return
         t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim")
@@ -324,9 +327,26 @@ class Inspector(VerticalScroll):
             excerpt = span_excerpt((texts or {}).get(stage), f, guard.get(stage) or [])
             if excerpt is not None:
                 parts.append(excerpt)
+            parts += neighbour_lines(f)
         if off:
             parts.append(Text(f"off: {', '.join(off)} (Ctrl+G)", style="yellow"))
+        if learned_off:
+            parts.append(Text(f"learned layer off: {learned_off}", style="yellow"))
         self._set("guard-info", Group(*parts) if len(parts) > 1 else t)
+
+
+def neighbour_lines(finding: dict, width: int = 60) -> list[Text]:
+    """Why a learned head fired: the labelled training examples nearest to the text it scored."""
+    out = []
+    near = finding.get("neighbours") or []
+    if near:
+        out.append(Text(f"  {finding.get('rule')}: nearest training examples", style="dim"))
+    for n in near:
+        text = " ".join(str(n.get("text", "")).split())
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        out.append(Text.assemble(("   ", ""), (f"{n.get('similarity', 0):.2f} ", "bold"),
+                                 (f"{n.get('label', '')} ", "magenta"), (f"“{text}”", "")))
+    return out
 
 
 def span_excerpt(text: str | None, finding: dict, stage_findings: list[dict], context: int = 24) -> Text | None:

@@ -29,6 +29,14 @@ class Scanner:
     categories: tuple[str, ...]
     stages: tuple[str, ...]
     fn: Callable[[Context], list[Finding]]
+    layer: str = "rules"  # "rules" or "learned": `guard eval` measures each alone and both
+
+
+def _learned(ctx: Context) -> list[Finding]:
+    from sandbox.core.guard import learned
+
+    lay = learned.layer()
+    return lay.scan(ctx.text, ctx.stage, prefix=ctx.prefix) if lay else []
 
 
 REGISTRY: list[Scanner] = [
@@ -43,6 +51,9 @@ REGISTRY: list[Scanner] = [
     Scanner("toxicity", ("toxicity",), ("input", "output"), toxicity.scan),
     Scanner("leak", ("prompt_leak",), ("output",), leak.scan),
     Scanner("format", ("format",), ("output",), format_.scan),
+    Scanner("learned", ("injection", "jailbreak", "prompt_leak", "harm", "toxicity"), ("input", "output"), _learned,
+            layer="learned"),
 ]
+LAYERS = ("rules", "learned")
 
-__all__ = ["REGISTRY", "Scanner", "Context"]
+__all__ = ["LAYERS", "REGISTRY", "Scanner", "Context"]

@@ -17,6 +17,7 @@ class Context:
     fmt: dict | None = None
     max_chars: int = 0
     max_tokens: int = 0
+    prefix: str = ""  # streaming: the part of the reply scanned before this text (the learned layer's windows)
 
     @cached_property
     def folded(self) -> Folded:

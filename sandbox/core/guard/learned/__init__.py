@@ -1,0 +1,137 @@
+"""The learned layer of the guardrails: small classifier heads on a sentence encoder, beside the rules.
+
+Each text is cut into ~64-token windows (one window when short), the windows are embedded in one
+batch, and every head scores every window; a head's finding is its best window, with the window's
+span, the head's probability as score, and the nearest labelled training examples as the reason.
+The policy's per-category thresholds decide, exactly as for rule findings (rule ids `learned.<head>`).
+
+When the encoder or the head file cannot load, the layer is off and says why (`status()`); the rules
+go on alone. Nothing here is loaded at import time: the TUI loads it in the background."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sandbox.core.guard.model import Finding
+
+MIN_SCORE = 0.2  # below this a head's window is not worth reporting at all
+CATEGORY = {"injection": "injection", "jailbreak": "jailbreak", "prompt_leak": "prompt_leak", "harm": "harm",
+            "toxicity": "toxicity"}
+DETAIL = {"injection": "reads like a prompt injection", "jailbreak": "reads like a jailbreak prompt",
+          "prompt_leak": "reads like an attempt to extract the system prompt",
+          "harm": "reads like a request for help with harm", "toxicity": "reads like toxic text"}
+
+
+@dataclass(frozen=True)
+class Status:
+    on: bool
+    reason: str  # what is loaded, or why the layer is off
+
+    def line(self) -> str:
+        return f"learned layer {'on' if self.on else 'off'}: {self.reason}"
+
+
+class LearnedLayer:
+    def __init__(self, encoder, heads):
+        self.encoder = encoder
+        self.heads = heads
+
+    @classmethod
+    def load(cls) -> "LearnedLayer":
+        from sandbox.core.encoder import shared_encoder
+        from sandbox.core.guard.learned import heads
+
+        return cls(shared_encoder(), heads.load_heads(heads.HEADS_FILE, heads.CARD_FILE))
+
+    def describe(self) -> str:
+        card = self.heads.card
+        return (f"{self.encoder.model_id}, {len(self.heads.names)} heads trained on "
+                f"{card.get('counts', {}).get('train', '?')} examples ({card.get('trained', '?')})")
+
+    def scan(self, text: str, stage: str, prefix: str = "") -> list[Finding]:
+        """Findings for `text`. With `prefix` (the part of a streamed reply already scanned), windows
+        are laid over prefix + text, so windows already seen come from the encoder's cache and only
+        new ones are encoded; findings are for windows that reach into `text`."""
+        import numpy as np
+
+        from sandbox.core.guard.learned.heads import STAGE_HEADS
+
+        names = [n for n in STAGE_HEADS[stage] if n in self.heads.names]
+        full = prefix + text
+        wins = self.encoder.windows(full)
+        wins = [w for w in wins if w.end > len(prefix)]
+        if not wins or not names:
+            return []
+        vecs = self.encoder.embed_windows(wins)
+        probs = self.heads.probabilities(vecs)
+        out = []
+        for name in names:
+            col = probs[:, self.heads.index(name)]
+            best = int(np.argmax(col))
+            p = float(col[best])
+            if p < MIN_SCORE:
+                continue
+            w = wins[best]
+            s, e = max(0, w.start - len(prefix)), max(0, w.end - len(prefix))
+            near = self.heads.neighbours(vecs[best], k=3, prefer=name)
+            detail = f"{DETAIL[name]} (p={p:.2f}); nearest: " + "; ".join(
+                f"{n.label} {n.similarity:.2f} “{_cut(n.text, 48)}”" for n in near[:2])
+            out.append(Finding(f"learned.{name}", CATEGORY[name], p, (s, e), detail, neighbours=near))
+        return out
+
+
+def _cut(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# -- one layer per process, loaded once, in the background when asked --------------------------------
+
+_layer: LearnedLayer | None = None
+_status: Status | None = None
+_lock = threading.Lock()
+
+
+def layer() -> LearnedLayer | None:
+    """The loaded layer, loading it now if nobody has; None when it is off (see status())."""
+    global _layer, _status
+    with _lock:
+        if _status is None:
+            from sandbox.core.encoder import EncoderUnavailable
+            from sandbox.core.guard.learned.heads import HeadsUnavailable
+
+            try:
+                _layer = LearnedLayer.load()
+                _status = Status(True, _layer.describe())
+            except (EncoderUnavailable, HeadsUnavailable) as e:
+                _layer, _status = None, Status(False, f"{e}; the rules run alone")
+        return _layer
+
+
+def status() -> Status:
+    """Whether the layer runs, and why not (loads it if that has not been tried)."""
+    layer()
+    return _status
+
+
+def loaded_status() -> Status | None:
+    """The status if loading has finished, else None (for a UI that must not wait)."""
+    return _status
+
+
+def preload_in_background() -> threading.Thread:
+    t = threading.Thread(target=layer, name="guard-learned-load", daemon=True)
+    t.start()
+    return t
+
+
+def reset() -> None:
+    """Forget the loaded layer (tests that damage a file, then load again)."""
+    global _layer, _status
+    import sandbox.core.encoder as enc
+
+    with _lock:
+        _layer, _status = None, None
+        with enc._shared_lock:
+            enc._shared, enc._shared_error = None, None

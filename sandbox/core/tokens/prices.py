@@ -171,6 +171,9 @@ class PriceTable:
         return self._snapshot
 
     def _missing(self, h: HostedModel) -> str:
+        if not self.snapshot.installed:
+            return (f"not priced: the genai-prices package is not installed (`pip install genai-prices`, Python 3.11+); "
+                    f"or give it a [pricing.\"{h.model}\"] table in models.toml")
         at = f" at provider {h.provider!r}" if h.provider else ""
         return (f"not in the genai-prices {self.snapshot.version} snapshot ({self.snapshot.date}){at}: not priced; "
                 f"pick a name from `sandbox prices`, or give it a [pricing.\"{h.model}\"] table in models.toml")

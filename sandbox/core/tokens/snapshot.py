@@ -105,11 +105,19 @@ class PriceSnapshot:
         self._load()
         return self._providers
 
+    @property
+    def installed(self) -> bool:
+        self._load()
+        return self._data is not False
+
     def _load(self):
         with self._lock:
             if self._data is None:
-                from genai_prices.data_snapshot import DataSnapshot
-
+                try:
+                    from genai_prices.data_snapshot import DataSnapshot
+                except ImportError:  # Python 3.10: genai-prices needs 3.11; overrides still work
+                    self._providers, self._data = self._providers or [], False
+                    return self._data
                 if self._providers is None:
                     from genai_prices.data import providers
 
@@ -138,6 +146,8 @@ class PriceSnapshot:
         """The model `ref` (an id or alias genai-prices knows) at `provider` (default: the provider
         genai-prices infers from the name), or None when the snapshot has no such model."""
         data = self._load()
+        if data is False:
+            return None
         try:
             p, m = data.find_provider_model(ref, None, provider, None)
         except LookupError:

@@ -275,7 +275,7 @@ class Inspector(VerticalScroll):
             return
         saving = any((s.get("saved_usd") or 0) > 0 for s in total.values())
         columns = ("prompt", "turn", "session", *(("saved",) if saving else ()))
-        narrow = self.inner_width < NARROW
+        narrow = self.inner_width < NARROW + (10 if saving else 0)
         if narrow:  # the numbers go under each model's name
             t = Text(" ".join(f"{c:>8}" for c in columns) + "\n", style="dim")
         else:
@@ -299,8 +299,8 @@ class Inspector(VerticalScroll):
             else:
                 t.add_row(Text.assemble(mark, model), *amounts)  # ≈ first: a long name's end may be cut
         parts: list = [t]
-        for model, why in unpriced.items():
-            parts.append(Text.assemble((model, "yellow"), (f" {why}", "dim")))
+        for model in unpriced:  # the notification at start-up says why and what to do
+            parts.append(Text.assemble((model, "yellow"), (" not priced: not in the price snapshot (sandbox prices)", "dim")))
         if approx:
             parts.append(Text.assemble(("≈", "yellow"), (" stand-in tokenizer count", "dim")))
         if saving:

@@ -30,7 +30,11 @@ def test_run_json_prints_one_turn_object_and_logs_it(sandbox_home):
                               "seed": 7, "max_tokens": 24}
     assert turn["usage"]["completion_tokens"] <= 24 and turn["usage"]["prompt_tokens"] > 0
     assert set(turn["timings"]) >= {"load_ms", "ttft_ms", "total_ms", "tokens_per_s"}
-    assert turn["cost"]["gpt-4o"]["input_tokens"] > 0
+    luna = turn["cost"]["gpt-6-luna"]  # hosted prices: genai-prices' packaged snapshot
+    assert luna["input_tokens"] > 0 and {"output_tokens", "usd", "exact"} <= set(luna)
+    assert luna["price_source"] == "genai-prices" and luna["price_date"][:2] == "20"
+    logged = json.loads(db_rows(sandbox_home, "select cost_json from turns")[0][0])
+    assert logged["gpt-6-luna"]["price_date"] == luna["price_date"]
     assert turn["rendered_prompt"].endswith("<|im_start|>assistant\n")
     row = db_rows(sandbox_home, "select t.output, t.params_json, s.model_sha256 from turns t join sessions s on s.id = t.session_id")
     assert row[0][0] == turn["output"] and json.loads(row[0][1])["seed"] == 7 and len(row[0][2]) == 64

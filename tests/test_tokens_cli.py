@@ -39,15 +39,21 @@ def test_json_counts_costs_and_timings(tmp_path):
     r = sandbox("--json", "--timing", str(f), home=tmp_path / "home")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)  # one JSON document and nothing else
-    assert list(doc) == ["model", "local_tokens", "encodings", "cost", "timings"]
+    assert list(doc) == ["model", "local_tokens", "encodings", "cost", "prices", "timings"]
     assert doc["model"] == "smollm2-135m"
     assert isinstance(doc["local_tokens"], int) and doc["local_tokens"] > 10
     assert doc["encodings"] == {name: {"tokens": encoding(name).count(text), "exact": True}
                                 for name in ("cl100k_base", "o200k_base")}
-    gpt4o = doc["cost"]["gpt-4o"]
+    from sandbox.core.tokens import PriceSnapshot
+
+    snapshot = PriceSnapshot.packaged()
+    luna = doc["cost"]["gpt-6-luna"]  # $0.10 per million input tokens in the genai-prices 0.2.3 snapshot
     n = doc["encodings"]["o200k_base"]["tokens"]
-    assert gpt4o == {"encoding": "o200k_base", "input_tokens": n, "input_usd": round(n * 2.5 / 1e6, 6), "exact": True}
-    assert doc["cost"]["claude-sonnet-4"]["exact"] is False
+    assert luna == {"encoding": "o200k_base", "input_tokens": n, "input_usd": round(n * 0.10 / 1e6, 6), "exact": True,
+                    "price_source": "genai-prices", "price_date": snapshot.date, "provider": "openai"}
+    assert doc["cost"]["claude-haiku-5-5"]["exact"] is False
+    assert doc["prices"] == {"sources": [{"source": f"genai-prices {snapshot.version}", "date": snapshot.date}],
+                             "unpriced": {}}
     assert doc["timings"]["count_ms"] >= 0 and doc["timings"]["load_ms"] > 0
 
 
@@ -63,7 +69,8 @@ def test_stdin_empty_and_readable_table(tmp_path):
     r = sandbox("-", input="\ufeffhello world\n".encode(), home=tmp_path / "home")
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
-    assert "smollm2-135m (local)" in out and "cl100k_base" in out and "gpt-4o" in out and "≈$" in out
+    assert "smollm2-135m (local)" in out and "cl100k_base" in out and "gpt-6-luna" in out and "≈$" in out
+    assert "prices: genai-prices" in out
 
 
 @pytest.mark.model
@@ -104,7 +111,7 @@ def test_invalid_utf8(tmp_path):
 def test_pricing_error_names_the_key(tmp_path):
     models = paths.packaged_models_toml().read_text(encoding="utf-8")
     bad = tmp_path / "models.toml"
-    bad.write_text(models.replace('input_per_mtok = 2.50', 'input_per_mtok = "cheap"', 1), encoding="utf-8")
+    bad.write_text(models + '\n[pricing."gpt-4o"]\ninput_per_mtok = "cheap"\noutput_per_mtok = 10\n', encoding="utf-8")
     f = tmp_path / "p.txt"
     f.write_text("hi", encoding="utf-8")
     err = one_line_error(sandbox("--models", str(bad), str(f), home=tmp_path / "home"))

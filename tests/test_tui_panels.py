@@ -17,7 +17,7 @@ from sandbox.tui.screens.preview import PreviewScreen
 from sandbox.tui.screens.tokens import TokenColumn, TokensScreen
 from sandbox.tui.widgets.conversation import TurnView
 from sandbox.tui.widgets.examples import ExampleList
-from test_tui import SIZE, field, loaded, send, text_of, turn_finished, wait_for
+from test_tui import SIZE, field, loaded, notices, send, text_of, turn_finished, wait_for
 
 pytestmark = pytest.mark.model
 
@@ -265,3 +265,49 @@ async def test_typing_into_a_20000_token_prompt_measured():
         print(f"  keystroke processing (pilot.press), live counting off: median {median(bare_ms):.0f} ms, "
               f"max {max(bare_ms):.0f} ms")
         print(f"  UI-thread cost of counting per keystroke (MainScreen.recount): {handler_us:.0f} us")
+
+
+ONE_MODEL = """
+[models.mine]
+title = "SmolLM2 135M (my own models.toml, one model)"
+source = "bundled"
+n_ctx = 4096
+[models.mine.sampling]
+temperature = 0.0
+max_tokens = 4
+"""
+
+
+async def test_a_one_model_models_toml_keeps_hosted_costs_with_the_snapshot_date_and_the_cache_saving(
+        tmp_path, monkeypatch):
+    from sandbox.core.tokens import PriceSnapshot
+
+    snapshot = PriceSnapshot.packaged()
+    monkeypatch.setattr(snapshot, "_date", "2026-01-15")  # an old snapshot: the TUI says so, once
+    (tmp_path / "mine.toml").write_text(ONE_MODEL)
+    app = make_app(models_file=str(tmp_path / "mine.toml"))
+    told, notify = [], app.notify
+    app.notify = lambda message, *a, **kw: (told.append(message), notify(message, *a, **kw))[1]
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        field(app, "prompt").focus()
+        await pilot.press(*"Hello")
+        await counted(pilot, "Hello")
+        cost = text_of(app.screen.query_one("#cost-info"))
+        for model in ("gpt-6-astra", "gpt-6-luna", "claude-haiku-5-5", "gemini-3.8-flash"):
+            assert model in cost, cost
+        assert f"genai-prices {snapshot.version} 2026-01-15" in cost, cost
+        stale = [n for n in told if "pip install -U genai-prices" in n]
+        assert len(stale) == 1 and "2026-01-15" in stale[0] and stale[0] in notices(app)
+
+        # a long system prompt: the follow-up turn's prefix is long enough for a provider's prompt cache
+        app.screen.query_one("#system", TextArea).text = "You are a careful, concise assistant. " * 200
+        for text in ("Say one.", "Say two."):
+            await send(pilot, text)
+            await turn_finished(pilot)
+        second = app.session.costs[-1]["gpt-6-luna"]
+        assert second["cached_tokens"] >= 1024 and second["saved_usd"] > 0, second
+        assert second["price_date"] == "2026-01-15" and second["price_source"] == "genai-prices"
+        cost = text_of(app.screen.query_one("#cost-info"))
+        assert "saved" in cost and "cached" in cost, cost
+        assert len([n for n in told if "pip install -U genai-prices" in n]) == 1  # once per run

@@ -6,6 +6,7 @@ import sys
 import time
 
 from sandbox.cli.common import add_model_args, print_json, read_text
+from sandbox.core import numbers as fmt
 
 
 def register(sub) -> None:
@@ -13,7 +14,8 @@ def register(sub) -> None:
         "tokens",
         help="count tokens (local model + tiktoken) and estimate hosted-API input cost",
         description="Count the tokens of a UTF-8 text with the local model's own tokenizer and the tiktoken "
-        "encodings, and price it as input on the hosted models in models.toml [pricing]. Works offline.",
+        "encodings, and price it as input on the hosted models of models.toml [hosted] (prices from the genai-prices "
+        "snapshot, or your [pricing] overrides). Works offline.",
     )
     p.add_argument("file", metavar="FILE|-", help="text file to count, or - for standard input")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -35,9 +37,12 @@ def run(args) -> int:
     t1 = time.perf_counter()
     counts = counter.count(text)
     t2 = time.perf_counter()
-    cost = PriceTable(registry.pricing, counter).prompt_cost(text)  # same counter: cached counts
+    prices = PriceTable.for_registry(registry, counter)  # same counter: cached counts
+    cost = prices.prompt_cost(text)
 
-    doc = {"model": spec.name, **counts.to_json(), "cost": cost}
+    doc = {"model": spec.name, **counts.to_json(), "cost": cost,
+           "prices": {"sources": [{"source": what, "date": when} for what, when in prices.sources()],
+                      "unpriced": prices.unpriced}}
     if args.timing:
         doc["timings"] = {"count_ms": round((t2 - t1) * 1000, 2), "load_ms": round((t1 - t0) * 1000, 1)}
     if args.json:
@@ -59,7 +64,9 @@ def print_table(doc: dict, label: str) -> None:
         width = max(len(m) for m in doc["cost"])
         for model, c in doc["cost"].items():
             mark = "" if c["exact"] else "≈"
-            out.append(f"  {model:<{width}}  {c['encoding']:<11}  {c['input_tokens']:>12,}  {mark:>1}${c['input_usd']:.6f}")
+            out.append(f"  {model:<{width}}  {c['encoding']:<11}  {c['input_tokens']:>12,}  {mark:>1}{fmt.usd(c['input_usd'])}")
+    out += [f"  prices: {s['source']}, {s['date'] or 'undated'}" for s in doc["prices"]["sources"]]
+    out += [f"  {model}: {why}" for model, why in doc["prices"]["unpriced"].items()]
     if "timings" in doc:
         t = doc["timings"]
         out += ["", f"  loaded in {t['load_ms']:.0f} ms, counted in {t['count_ms']:.1f} ms"]

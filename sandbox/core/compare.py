@@ -129,7 +129,7 @@ def compare(base, text: str, strategies: Sequence[str], *, template: str | None 
     # Unknown strategy, few-shot without examples, a prompt too long: all refused before any work.
     extracts = [session.prepare(text, opts).rendered.extracts for opts in options]
 
-    cost_model = next(iter(base.registry.pricing), None)
+    cost_model = next(iter(base.prices.prices), None)
     results: list[CompareResult] = []
     cancelled = False
     for i, opts in enumerate(options):

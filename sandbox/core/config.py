@@ -1,11 +1,18 @@
-"""models.toml: the model registry and the hosted-API price table.
+"""models.toml: the model registry, the hosted models the cost estimator shows, and price overrides.
+
+Hosted prices come from genai-prices' packaged snapshot (core/tokens/snapshot.py); models.toml only
+says which hosted models to show (`[hosted] models`) and overrides a price (`[pricing."NAME"]`: a
+negotiated rate, a model the snapshot lacks). A user's models.toml adds its hosted models and
+overrides to the packaged ones (`[hosted] replace = true` shows only its own).
 
 Every problem in the file is collected, each naming its key, and reported together."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -20,7 +27,9 @@ from sandbox.core.sampling import LIMITS, SamplingParams
 
 ENCODINGS = ("cl100k_base", "o200k_base")
 MODEL_KEYS = {"title", "source", "path", "repo", "file", "n_ctx", "gpu_layers", "sampling", "chat_format"}
-PRICE_KEYS = {"input_per_mtok", "output_per_mtok", "encoding", "approximate", "as_of"}
+PRICE_KEYS = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "encoding", "approximate", "as_of", "provider"}
+HOSTED_KEYS = {"models", "replace"}
+HOSTED_MODEL_KEYS = {"model", "provider", "encoding", "approximate"}
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,26 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Price:
+    """A price override from models.toml: USD per million tokens."""
+
     model: str
     input_per_mtok: Decimal
     output_per_mtok: Decimal
     encoding: str
     approximate: bool = False
-    as_of: str | None = None
+    as_of: str | None = None  # ISO date of the price (default: the day its file was last changed)
+    cache_read_per_mtok: Decimal | None = None  # None: cached input costs the input rate
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class HostedModel:
+    """A hosted model to show in the cost table, priced from the genai-prices snapshot."""
+
+    model: str  # as genai-prices names it; also the key of its entry in a turn's `cost`
+    provider: str | None = None  # None: the provider genai-prices infers from the name
+    encoding: str | None = None  # None: by provider (see tokens.prices.default_encoding)
+    approximate: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +88,8 @@ class Registry:
     path: Path
     default: str
     models: dict[str, ModelSpec]
-    pricing: dict[str, Price]
+    pricing: dict[str, Price]  # overrides: they win over the snapshot
+    hosted: tuple[HostedModel, ...] = ()
 
     def get(self, name: str | None) -> ModelSpec:
         name = name or self.default
@@ -85,7 +109,26 @@ def load(path: Path | str | None = None) -> Registry:
         raise SandboxError(f"cannot read models file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(path, [f"not valid TOML ({e})"]) from None
-    return parse(data, path)
+    registry = parse(data, path)
+    packaged = paths.packaged_models_toml()
+    if path.resolve() != packaged.resolve() and packaged.is_file():
+        registry = with_packaged_hosted(registry, load(packaged), replace=_replaces_hosted(data))
+    return registry
+
+
+def _replaces_hosted(data: dict) -> bool:
+    hosted = data.get("hosted")
+    return isinstance(hosted, dict) and hosted.get("replace") is True
+
+
+def with_packaged_hosted(user: Registry, packaged: Registry, replace: bool = False) -> Registry:
+    """A user's models.toml adds its hosted models and price overrides to the packaged ones (its
+    own win); with `[hosted] replace = true` only its own are shown."""
+    if replace:
+        return user
+    mine = {h.model for h in user.hosted}
+    hosted = tuple(h for h in packaged.hosted if h.model not in mine) + user.hosted
+    return dataclasses.replace(user, hosted=hosted, pricing={**packaged.pricing, **user.pricing})
 
 
 def parse(data: dict, path: Path) -> Registry:
@@ -105,15 +148,65 @@ def parse(data: dict, path: Path) -> Registry:
     elif default not in raw_models:
         problems.append(f"default = {default!r} names no [models.{default}] table")
     pricing: dict[str, Price] = {}
-    for name, p in (data.get("pricing") or {}).items():
-        price = _price(name, p, problems)
+    raw_pricing = data.get("pricing") or {}
+    if not isinstance(raw_pricing, dict):
+        problems.append("pricing must be a table of [pricing.\"NAME\"] tables")
+        raw_pricing = {}
+    for name, p in raw_pricing.items():
+        price = _price(name, p, problems, _file_date(path))
         if price:
             pricing[name] = price
-    unknown = set(data) - {"default", "models", "pricing"}
+    hosted = _hosted(data.get("hosted"), problems)
+    unknown = set(data) - {"default", "models", "pricing", "hosted"}
     problems += [f"unknown top-level key {k!r}" for k in sorted(unknown)]
     if problems:
         raise ConfigError(path, problems)
-    return Registry(path=path, default=default, models=models, pricing=pricing)
+    return Registry(path=path, default=default, models=models, pricing=pricing, hosted=hosted)
+
+
+def _file_date(path: Path) -> str | None:
+    try:
+        return date.fromtimestamp(path.stat().st_mtime).isoformat()
+    except OSError:
+        return None
+
+
+def _hosted(raw: object, problems: list[str]) -> tuple[HostedModel, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        problems.append('hosted must be a table: [hosted] models = ["gpt-6-luna", ...]')
+        return ()
+    problems += [f"hosted.{k}: unknown key (known: models, replace)" for k in sorted(set(raw) - HOSTED_KEYS)]
+    if not isinstance(raw.get("replace", False), bool):
+        problems.append(f"hosted.replace = {raw['replace']!r} must be true or false")
+    entries = raw.get("models", [])
+    if not isinstance(entries, list):
+        problems.append('hosted.models must be a list of model names, e.g. ["gpt-6-luna", "claude-haiku-5-5"]')
+        return ()
+    out: list[HostedModel] = []
+    for i, e in enumerate(entries):
+        key = f"hosted.models[{i}]"
+        if isinstance(e, str) and e.strip():
+            out.append(HostedModel(e.strip()))
+            continue
+        if not isinstance(e, dict):
+            problems.append(f"{key} = {e!r} must be a model name or a table {{ model = \"...\", provider = \"...\" }}")
+            continue
+        before = len(problems)
+        problems += [f"{key}.{k}: unknown key (known: {', '.join(sorted(HOSTED_MODEL_KEYS))})"
+                     for k in sorted(set(e) - HOSTED_MODEL_KEYS)]
+        if not isinstance(e.get("model"), str) or not e["model"].strip():
+            problems.append(f"{key}.model is missing (the model's name, as `sandbox prices` lists it)")
+        if "provider" in e and (not isinstance(e["provider"], str) or not e["provider"]):
+            problems.append(f"{key}.provider = {e['provider']!r} must be a provider id, e.g. \"openai\"")
+        if "encoding" in e and e["encoding"] not in ENCODINGS:
+            problems.append(f"{key}.encoding = {e['encoding']!r} is unknown; use one of {', '.join(ENCODINGS)}")
+        if "approximate" in e and not isinstance(e["approximate"], bool):
+            problems.append(f"{key}.approximate = {e['approximate']!r} must be true or false")
+        if len(problems) == before:
+            out.append(HostedModel(e["model"].strip(), e.get("provider"), e.get("encoding"), e.get("approximate")))
+    return tuple(out)
 
 
 def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
@@ -169,7 +262,7 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
     )
 
 
-def _price(name: str, p: object, problems: list[str]) -> Price | None:
+def _price(name: str, p: object, problems: list[str], file_date: str | None = None) -> Price | None:
     key = f"pricing.{name}"
     if not isinstance(p, dict):
         problems.append(f"{key} must be a table")
@@ -177,8 +270,11 @@ def _price(name: str, p: object, problems: list[str]) -> Price | None:
     before = len(problems)
     problems += [f"{key}.{k}: unknown key" for k in sorted(set(p) - PRICE_KEYS)]
     amounts = {}
-    for k in ("input_per_mtok", "output_per_mtok"):
+    for k in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok"):
         v = p.get(k)
+        if v is None and k == "cache_read_per_mtok":
+            amounts[k] = None
+            continue
         try:
             # str() first: Decimal(0.1) would carry the float's binary error into every total.
             d = Decimal(str(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
@@ -192,9 +288,20 @@ def _price(name: str, p: object, problems: list[str]) -> Price | None:
     enc = p.get("encoding", "o200k_base")
     if enc not in ENCODINGS:
         problems.append(f"{key}.encoding = {enc!r} is unknown; use one of {', '.join(ENCODINGS)}")
+    as_of = p.get("as_of")
+    if isinstance(as_of, date) and not isinstance(as_of, datetime):  # as_of = 2026-10-01 (a TOML date)
+        as_of = as_of.isoformat()
+    if as_of is not None:
+        try:
+            as_of = date.fromisoformat(as_of).isoformat()
+        except (TypeError, ValueError):
+            problems.append(f"{key}.as_of = {as_of!r} must be a date, e.g. \"2026-10-01\"")
+    if "provider" in p and (not isinstance(p["provider"], str) or not p["provider"]):
+        problems.append(f"{key}.provider = {p['provider']!r} must be a name, e.g. \"openai\"")
     if len(problems) > before:
         return None
     return Price(
         model=name, input_per_mtok=amounts["input_per_mtok"], output_per_mtok=amounts["output_per_mtok"],
-        encoding=enc, approximate=bool(p.get("approximate", False)), as_of=p.get("as_of"),
+        encoding=enc, approximate=bool(p.get("approximate", False)), as_of=as_of or file_date,
+        cache_read_per_mtok=amounts["cache_read_per_mtok"], provider=p.get("provider"),
     )

@@ -252,7 +252,7 @@ def run(plan: EvalPlan, base, cancel: threading.Event | None = None) -> Iterator
                 raise SandboxError(f"{plan.data_path} line {row.line} ({name}): {e}") from None
 
     choices = plan.template.answer_choices
-    cost_model = next(iter(base.registry.pricing), None)
+    cost_model = next(iter(base.prices.prices), None)
     results: dict[str, StrategyResult] = {}
     cancelled = False
     for name, s in sessions.items():

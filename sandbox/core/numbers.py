@@ -36,6 +36,14 @@ def usd(value: Any) -> str:
     return f"${d:.6f}" if abs(d) < Decimal("0.01") else f"${d:,.4f}"
 
 
+def per_mtok(value: Any) -> str:
+    """A price in USD per million tokens, as the provider lists it: $2.50, $0.075, $0.0125."""
+    if value is None:
+        return MISSING
+    d = Decimal(str(value)).normalize()
+    return f"${d:.2f}" if d == d.quantize(Decimal("0.01")) else f"${d:f}"
+
+
 def local_time(iso: str | None) -> str:
     """An ISO timestamp from the log, in local time to the minute."""
     if not iso:

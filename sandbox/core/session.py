@@ -27,7 +27,7 @@ from sandbox.core.memory import SlidingWindow, Window, WindowSettings
 from sandbox.core.modelfile import sha256_of
 from sandbox.core.sampling import SamplingParams
 from sandbox.core.store import Store
-from sandbox.core.tokens import PriceTable, local_energy
+from sandbox.core.tokens import CacheReuse, PriceTable, local_energy
 
 
 @dataclass
@@ -97,7 +97,7 @@ class Session:
         self.id = session_id or new_id()
         self.window = SlidingWindow(window)
         self.policy = policy or load_policy()
-        self.prices = PriceTable(registry.pricing)
+        self.prices = PriceTable.for_registry(registry)
         self.history: list[PastTurn] = []
         self.summary = summary_memory.Summary()
         self.last: tuple[TurnOptions, dict] | None = None  # the newest turn and its options (regenerate)
@@ -370,7 +370,8 @@ class Session:
 
         finish = chosen["finish_reason"]
         answer = vote.winner if vote else chosen["answer"]
-        cost = self.prices.chat_cost(prep.messages, [s["output"] for s in samples])
+        reuse = CacheReuse(stats.cached_tokens, stats.prompt_tokens, self.costs[-1] if self.costs else None)
+        cost = self.prices.chat_cost(prep.messages, [s["output"] for s in samples], reuse)
         turn = self._turn_object(turn_id, idx, prep, opts, output, answer, samples, vote, stats, cost, guard_log,
                                  blocked, finish)
         self._decoding_fields(turn, opts, stats.samples[next(i for i, s in enumerate(samples) if s is chosen)])

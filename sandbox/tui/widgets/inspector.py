@@ -130,12 +130,26 @@ class Inspector(VerticalScroll):
 
             self._engine = session.engine
             self.counter = TokenCounter(local=session.engine.tokenizer)
-            self.prices = PriceTable(session.registry.pricing, self.counter)
+            self.prices = PriceTable.for_registry(session.registry, self.counter)
+            self.tell_about_prices()
         self.session = session
         self._pending = (session, text, options)
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(DEBOUNCE_S, self._count_now)
+
+    def tell_about_prices(self) -> None:
+        """Once per app run: an old price snapshot (and the command that updates it), and hosted
+        models models.toml lists that nothing prices."""
+        if getattr(self.app, "prices_told", False) or self.prices is None:
+            return
+        self.app.prices_told = True
+        stale = self.prices.stale_notice()
+        if stale:
+            self.app.notify(stale, title="Hosted prices", severity="warning", timeout=12)
+        if self.prices.unpriced:
+            self.app.notify("Not priced: " + "; ".join(f"{m} is {why}" for m, why in self.prices.unpriced.items()),
+                            title="Hosted prices", severity="warning", timeout=12)
 
     def _count_now(self) -> None:
         if self._pending is not None:
@@ -254,18 +268,21 @@ class Inspector(VerticalScroll):
         prompt = self.measured.prompt_cost if self.measured and self.measured.text else {}
         turn, total = self.last_cost, self.session_total
         priced = self.prices.prices if self.prices is not None else {}
+        unpriced = self.prices.unpriced if self.prices is not None else {}
         models = list(dict.fromkeys([*priced, *prompt, *turn, *total]))
-        if not models:
-            self._set("cost-info", dim("no pricing in models.toml"))
+        if not models and not unpriced:
+            self._set("cost-info", dim("no hosted models in models.toml [hosted]"))
             return
-        narrow = self.inner_width < NARROW
+        saving = any((s.get("saved_usd") or 0) > 0 for s in total.values())
+        columns = ("prompt", "turn", "session", *(("saved",) if saving else ()))
+        narrow = self.inner_width < NARROW + (10 if saving else 0)
         if narrow:  # the numbers go under each model's name
-            t = Text(f"{'prompt':>8} {'turn':>8} {'session':>8}\n", style="dim")
+            t = Text(" ".join(f"{c:>8}" for c in columns) + "\n", style="dim")
         else:
             t = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="dim", collapse_padding=True)
             t.add_column("model", overflow="ellipsis", no_wrap=True, ratio=1)
-            for name in ("prompt", "turn", "session"):
-                t.add_column(name, justify="right", no_wrap=True)
+            for name in columns:
+                t.add_column(name, justify="right", no_wrap=True, style="green" if name == "saved" else "")
         approx = False
         for model in models:
             p, c, s = prompt.get(model) or {}, turn.get(model) or {}, total.get(model) or {}
@@ -274,19 +291,30 @@ class Inspector(VerticalScroll):
             mark = "" if exact else ("≈ ", "yellow")
             amounts = (money(p.get("input_usd")) if p else "—", money(c.get("usd")) if c else "—",
                        money(s.get("usd")) if s else "—")
+            if saving:
+                amounts += (money(s.get("saved_usd")) if s.get("saved_usd") else "—",)
             if narrow:
                 t.append_text(Text.assemble(mark, (model, "bold"), "\n"))
-                t.append(f"{amounts[0]:>8} {amounts[1]:>8} {amounts[2]:>8}\n")
+                t.append(" ".join(f"{a:>8}" for a in amounts) + "\n")
             else:
                 t.add_row(Text.assemble(mark, model), *amounts)  # ≈ first: a long name's end may be cut
         parts: list = [t]
+        for model in unpriced:  # the notification at start-up says why and what to do
+            parts.append(Text.assemble((model, "yellow"), (" not priced: not in the price snapshot (sandbox prices)", "dim")))
         if approx:
             parts.append(Text.assemble(("≈", "yellow"), (" stand-in tokenizer count", "dim")))
+        if saving:
+            parts.append(Text("saved: cached input at the cache-read rate, this session", style="dim"))
+        if self.prices is not None and self.prices.sources():
+            parts.append(Text.assemble(("prices ", "dim"), " · ".join(
+                f"{what} {when or 'undated'}" for what, when in self.prices.sources())))
         if turn:  # token counts depend only on the encoding: one entry per encoding, input+output
-            counted = {c.get("encoding"): (c.get("input_tokens"), c.get("output_tokens")) for c in turn.values()}
+            counted = {c.get("encoding"): (c.get("input_tokens"), c.get("output_tokens"), c.get("cached_tokens"))
+                       for c in turn.values()}
             parts.append(Text.assemble(("turn ", "dim"), *(
-                Text.assemble((" · " if i else "", "dim"), (f"{enc or '?'} ", "dim"), f"{fmt.count(a)}+{fmt.count(b)}")
-                for i, (enc, (a, b)) in enumerate(counted.items()))))
+                Text.assemble((" · " if i else "", "dim"), (f"{enc or '?'} ", "dim"), f"{fmt.count(a)}+{fmt.count(b)}",
+                              (f" ({fmt.count(k)} cached)", "dim") if k else "")
+                for i, (enc, (a, b, k)) in enumerate(counted.items()))))
         if self.last_timings:
             parts.append(Text.assemble(("local ", "dim"), fmt.ms(self.last_timings.get("total_ms")), " · ",
                                        fmt.rate(self.last_timings.get("tokens_per_s"))))

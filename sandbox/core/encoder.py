@@ -4,7 +4,7 @@ the tokenizer is vendored beside this file (both Apache-2.0). Each file's SHA-25
 
     enc = SentenceEncoder.load()                  # raises EncoderUnavailable with a one-line reason
     vecs = enc.embed(["a text", "another"])      # (n, 384) float32, unit length
-    wins = enc.windows(long_text)                 # ~64-token windows with their character spans
+    wins = enc.windows(long_text)                 # sentence windows (<= 64 pieces) with their character spans
     vecs = enc.embed_windows(wins)
 
 The guardrails' learned layer uses it; so may anything else that needs meaning-level similarity
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f41157
 DIM = 384
 MAX_TOKENS = 256  # the model was trained on at most 256 word pieces
 WINDOW_TOKENS = 64
-WINDOW_STRIDE = 48  # windows overlap by 16 pieces, so an attack across a boundary is still seen whole
+MIN_SENTENCE = 12  # word pieces: a shorter sentence is read together with the next
+WINDOWING = "sentences-v1"  # changes when windows are cut differently (training caches are keyed by it)
+SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f]+[\"')\]\u201d]*\s+|\n\s*")
 SINGLE_WINDOW_TOKENS = 128  # a text this short is embedded whole, as one window
 MAX_WINDOWS = 512  # about 25k word pieces; longer texts are scanned up to here (the length rule blocks them anyway)
 CACHE_SIZE = 4096
@@ -125,22 +128,38 @@ class SentenceEncoder:
 
     # -- windows -------------------------------------------------------------------------------------
 
-    def windows(self, text: str, size: int = WINDOW_TOKENS, stride: int = WINDOW_STRIDE,
-                whole_up_to: int = SINGLE_WINDOW_TOKENS) -> list[Window]:
-        """Split `text` into overlapping windows of `size` word pieces (the whole text when it has at
-        most `whole_up_to`). Spans are character offsets into `text`."""
+    def windows(self, text: str, size: int = WINDOW_TOKENS, whole_up_to: int = SINGLE_WINDOW_TOKENS) -> list[Window]:
+        """Split `text` into windows the encoder sees on their own: the whole text when it has at most
+        `whole_up_to` word pieces, else its sentences (a sentence under MIN_SENTENCE pieces joins the
+        next, one over `size` is cut into `size`-piece chunks). Sentence windows keep an instruction
+        slipped into a page of harmless text from being averaged away, and a sentence's window is the
+        same while a streamed reply grows, so it is encoded once. Spans are character offsets."""
         enc = self._tok.encode(text, add_special_tokens=False)
         ids, offsets = enc.ids, enc.offsets
         if not ids:
             return []
         if len(ids) <= whole_up_to:
             return [Window(offsets[0][0], offsets[-1][1], tuple(ids))]
-        out = []
-        for i in range(0, len(ids), stride):
-            j = min(i + size, len(ids))
-            out.append(Window(offsets[i][0], offsets[j - 1][1], tuple(ids[i:j])))
-            if j == len(ids) or len(out) >= MAX_WINDOWS:
-                break
+        # Token indices where a sentence starts.
+        starts, t = [0], 0
+        for m in SENTENCE_END.finditer(text):
+            while t < len(ids) and offsets[t][0] < m.end():
+                t += 1
+            if t < len(ids) and t > starts[-1]:
+                starts.append(t)
+        bounds = starts + [len(ids)]
+        pieces: list[tuple[int, int]] = []
+        pending = None
+        for a, b in zip(bounds, bounds[1:]):
+            if pending is not None:
+                a = pending
+            if b - a < MIN_SENTENCE and b < len(ids):
+                pending = a
+                continue
+            pending = None
+            for c in range(a, b, size):
+                pieces.append((c, min(c + size, b)))
+        out = [Window(offsets[i][0], offsets[j - 1][1], tuple(ids[i:j])) for i, j in pieces[:MAX_WINDOWS]]
         return out
 
     # -- embeddings ----------------------------------------------------------------------------------

@@ -29,9 +29,10 @@ def render(card: dict) -> str:
         "",
         "Each text goes to a split by the SHA-256 of its text: "
         + ", ".join(f"{k} {v}%" for k, v in card.get("splits", {}).items())
-        + ". Heads are fitted on train + dev; each head's operating point (probability 0.5) is set so that at most "
-        f"{_targets(card)} of the benign texts reach it, judged by out-of-fold scores over train + dev. The blind split is used only by "
-        "`sandbox guard eval`.",
+        + ". Heads are fitted on train + dev. Their operating points (probability 0.5) are set together, from "
+        "5-fold out-of-fold scores over train + dev, so that at most "
+        f"{card.get('union_fpr_target', 0) * 100:.1f}% of the benign inputs are flagged by any head (shares: {_targets(card)}). "
+        "The blind split is used only by `sandbox guard eval`.",
         "",
         f"Rows per split: {card.get('counts')}. Data files SHA-256: `{card.get('data_sha256', '')[:16]}…`.",
         "",

@@ -33,9 +33,11 @@ KIN = {"injection": {"injection", "jailbreak", "prompt_leak"}, "jailbreak": {"in
        "toxicity": {"toxicity", "harm"}}
 SPLITS = (("train", 70), ("dev", 10), ("blind", 20))
 FOLDS = 5  # cross-validation folds over train + dev, for calibration
-# The share of dev's benign texts each head may flag. Harmful requests sit closest to the benign
-# questions about the same topics, so that head is given a little more room.
-DEV_FPR = {"injection": 0.005, "jailbreak": 0.005, "prompt_leak": 0.005, "harm": 0.01, "toxicity": 0.005}
+# How the input heads share the false-positive budget: at most UNION_FPR of benign inputs may be
+# flagged by any head (out-of-fold). Harmful requests sit closest to the benign questions about the
+# same topics, so that head gets a bigger share.
+UNION_FPR = 0.015
+DEV_FPR = {"injection": 0.01, "jailbreak": 0.01, "prompt_leak": 0.01, "harm": 0.02, "toxicity": 0.01}
 L2 = 1.0
 BANK_TEXT_CHARS = 160
 SEED = 20261201
@@ -77,18 +79,29 @@ def load_rows() -> list[Row]:
     return rows
 
 
-def featurize(encoder, rows: list[Row]) -> list[np.ndarray]:
-    """Per row: its window embeddings, plus their normalised mean when there are several (the scanner
-    scores both)."""
-    wins = [encoder.windows(r.text) or encoder.windows(".") for r in rows]
+def featurize(encoder, rows: list[Row], cache: Path | None = None) -> list[np.ndarray]:
+    """Per row: its window embeddings (the scanner also scores their normalised mean). With `cache`,
+    embeddings of texts seen before are read from that .npz (keyed by the encoder and the text) and
+    new ones added, so changing a head's settings does not re-embed the data."""
+    known: dict[str, np.ndarray] = {}
+    if cache and Path(cache).is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            known = {k: z[k] for k in z.files}
+    from sandbox.core.encoder import WINDOWING
+
+    keys = [hashlib.sha256(f"{encoder.model_id}|{WINDOWING}|{r.text}".encode("utf-8")).hexdigest() for r in rows]
+    todo = [i for i, k in enumerate(keys) if k not in known]
+    wins = [encoder.windows(rows[i].text) or encoder.windows(".") for i in todo]
     flat = [w for ws in wins for w in ws]
-    vecs = encoder.embed_windows(flat)
-    out, k = [], 0
-    for ws in wins:
-        v = vecs[k:k + len(ws)]
+    vecs = encoder.embed_windows(flat) if flat else np.zeros((0, encoder.dim), np.float32)
+    k = 0
+    for i, ws in zip(todo, wins):
+        known[keys[i]] = vecs[k:k + len(ws)]
         k += len(ws)
-        out.append(v)
-    return out
+    if cache and todo:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, **known)
+    return [known[k] for k in keys]
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2, iters: int = 25) -> tuple[np.ndarray, float]:
@@ -163,6 +176,38 @@ def score_rows(weights, bias, feats) -> np.ndarray:
     return np.array(out)
 
 
+def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None) -> dict[str, float]:
+    """Each head's cut. The input heads act together (any one flags the text), so their cuts are set
+    as one: every head gets a share of the budget (`DEV_FPR` gives the proportions), scaled down until
+    at most `UNION_FPR` of the benign inputs are flagged by any head. Toxicity on replies is the only
+    output head and gets `UNION_FPR` alone."""
+    benign_in = np.array([r.labels == {"benign"} and r.stage == "input" for r in rows])
+    benign_out = np.array([r.labels == {"benign"} and r.stage == "output" for r in rows])
+
+    def cut_at(head, fpr, mask):
+        if not mask.any():
+            return 0.5
+        q = float(np.quantile(oof[head][mask], 1 - fpr, method="higher"))
+        return min(max(0.5, q + 1e-4), 0.999)
+
+    lo, hi = 0.0, 1.0
+    for _ in range(30):  # bisect the scale of the shares
+        mid = (lo + hi) / 2
+        cuts = {h: cut_at(h, DEV_FPR[h] * mid, benign_in) for h in HEADS}
+        flagged = np.zeros(len(rows), dtype=bool)
+        for h in HEADS:
+            flagged |= oof[h] >= cuts[h]
+        if flagged[benign_in].mean() <= UNION_FPR:
+            lo = mid
+        else:
+            hi = mid
+    cuts = {h: cut_at(h, DEV_FPR[h] * lo, benign_in) for h in HEADS}
+    # Toxicity also judges replies: its cut is the stricter of the input share and the output budget.
+    cuts["toxicity"] = max(cuts["toxicity"], cut_at("toxicity", UNION_FPR, benign_out))
+    say(f"calibrated: shares scaled by {lo:.3f}, union budget {UNION_FPR:.1%} of benign inputs")
+    return cuts
+
+
 def _fit_head(rows, feats, head):
     first = fit_logistic(*_design(rows, feats, head))
     return fit_logistic(*_design(rows, feats, head, first=first))
@@ -176,36 +221,39 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def train(encoder, rows: list[Row] | None = None, progress=None) -> tuple[Heads, dict]:
+def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | None = None) -> tuple[Heads, dict]:
     np.random.seed(SEED)  # nothing below draws, but a future change that does stays reproducible
     rows = rows if rows is not None else load_rows()
     say = progress or (lambda msg: None)
     say(f"embedding {len(rows)} texts")
-    feats = featurize(encoder, rows)
+    feats = featurize(encoder, rows, cache)
     split = [r.split for r in rows]
     tr = [i for i, s in enumerate(split) if s != "blind"]  # train + dev fit the final heads
-    weights, biases, report = [], [], {}
+    cal_rows = [rows[i] for i in tr]
+    fitted, oof = {}, {}
     for head in HEADS:
-        wts, b = _fit_head([rows[i] for i in tr], [feats[i] for i in tr], head)
+        fitted[head] = _fit_head(cal_rows, [feats[i] for i in tr], head)
         # Calibrate on scores each text got from heads that never saw it (K folds over train + dev):
         # a threshold set on the data a head was fitted to would promise far fewer false positives.
-        oof = np.zeros(len(tr))
+        o = np.zeros(len(tr))
         for k in range(FOLDS):
             fit_i = [j for j, i in enumerate(tr) if _fold(rows[i]) != k]
             held = [j for j, i in enumerate(tr) if _fold(rows[i]) == k]
             fw, fb = _fit_head([rows[tr[j]] for j in fit_i], [feats[tr[j]] for j in fit_i], head)
-            oof[held] = score_rows(fw, fb, [feats[tr[j]] for j in held])
-        cal_rows = [rows[i] for i in tr]
+            o[held] = score_rows(fw, fb, [feats[tr[j]] for j in held])
+        oof[head] = o
+        say(f"head {head}: fitted")
+    cuts = calibrate(cal_rows, oof, say)
+    weights, biases, report = [], [], {}
+    for head in HEADS:
+        wts, b = fitted[head]
+        cut = cuts[head]
         neg = np.array([r.labels == {"benign"} and _is_neg(r, head) for r in cal_rows])
         pos = np.array([_is_pos(r, head) for r in cal_rows])
-        cut = 0.5
-        if neg.any():
-            q = float(np.quantile(oof[neg], 1 - DEV_FPR[head], method="higher"))
-            cut = min(max(0.5, q + 1e-4), 0.999)
         weights.append(wts)
         biases.append(b - _logit(cut))
-        report[head] = {"cut": round(cut, 4), "cv_recall": round(float((oof[pos] >= cut).mean()), 3) if pos.any() else None,
-                        "cv_fpr": round(float((oof[neg] >= cut).mean()), 4) if neg.any() else None,
+        report[head] = {"cut": round(cut, 4), "cv_recall": round(float((oof[head][pos] >= cut).mean()), 3) if pos.any() else None,
+                        "cv_fpr": round(float((oof[head][neg] >= cut).mean()), 4) if neg.any() else None,
                         "positives": int(pos.sum()), "benign": int(neg.sum())}
         say(f"head {head}: {report[head]}")
     bank_idx = tr
@@ -223,6 +271,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None) -> tuple[Heads,
         "seed": SEED,
         "splits": {name: share for name, share in SPLITS},
         "dev_fpr_target": DEV_FPR,
+        "union_fpr_target": UNION_FPR,
         "data_sha256": data_digest(),
         "counts": dict(Counter(split)),
         "by_source": _counts(rows),

@@ -180,7 +180,7 @@ def run(plan: SuitePlan, open_model: Callable[[str | None], object], cache: Resu
         cells = []
         for tpl in suite.templates:
             for strategy in plan.strategies:
-                title = " · ".join(["eval", suite.name] + ([tpl.name] if many["template"] else [])
+                title = " · ".join([f"eval {suite.name}"] + ([tpl.name] if many["template"] else [])
                                    + [strategy] + ([base.spec.name] if many["model"] else []))
                 label = " · ".join(([tpl.name] if many["template"] else [])
                                    + ([strategy] if len(plan.strategies) > 1 or not any(many.values()) else [])

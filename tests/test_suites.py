@@ -313,3 +313,48 @@ def test_cli_suite_errors_are_one_sentence(tmp_path):
     assert r.returncode == 2 and "--data goes with a template" in r.stderr
     r = run_cli("eval", "math", "--repeat", "0")
     assert r.returncode == 2 and "--repeat 0" in r.stderr
+
+
+async def test_compare_screen_runs_a_suite_and_a_cell_opens_its_session(tmp_path, base, sandbox_home):
+    import time
+
+    from textual.app import App
+    from textual.widgets import DataTable, Input, Select
+
+    from sandbox.tui.screens.compare import CompareScreen
+    from sandbox.tui.screens.sessions import ReplayScreen
+
+    suite_dir = sandbox_home / "prompts" / "suites"
+    suite_dir.mkdir(parents=True)
+    src = _suite_with_template(tmp_path).read_text().replace('"mymath.toml"', f'"{tmp_path / "mymath.toml"}"')
+    (suite_dir / "tiny.toml").write_text(src)
+
+    class CompareApp(App):
+        def on_mount(self) -> None:
+            self.push_screen(CompareScreen(base))
+
+    app = CompareApp()
+    async with app.run_test(size=(150, 44)) as pilot:
+        screen = app.screen
+        screen.query_one("#suite-name", Select).value = "tiny"
+        screen.query_one("#suite-repeat", Input).value = "2"
+        await pilot.click("#suite-run")
+        deadline = time.monotonic() + 300
+        while screen.report is None or screen.running:
+            assert time.monotonic() < deadline, "timed out waiting for the suite"
+            await pilot.pause(0.1)
+        report = screen.report
+        assert [c.strategy for c in report.cells] == ["zero-shot", "cot"]  # the checked strategies
+        assert all(c.total == 4 for c in report.cells)
+        table = screen.query_one("#suite-table", DataTable)
+        assert table.row_count == 2
+        row = [str(v) for v in table.get_row_at(0)]
+        lo, hi = report.cells[0].ci95
+        assert row[0] == "zero-shot" and row[2] == f"[{lo:.2f}, {hi:.2f}]" and row[4] == f"{report.cells[0].passed}/4 of 4"
+        verdicts = str(screen.query_one("#suite-verdict-text").content)
+        assert "zero-shot − cot" in verdicts and "McNemar p = " in verdicts
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ReplayScreen)
+        assert app.screen.session_id == report.cells[0].session_ids[0]

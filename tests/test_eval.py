@@ -116,7 +116,7 @@ def test_eval_end_to_end_json_and_log(tiny, sandbox_home):
                 "--max-tokens", "16", "--seed", "3", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)  # one JSON document and nothing else
-    assert set(doc) == {"template", "n", "results"}
+    assert {"template", "n", "results", "cells", "comparisons", "cache"} <= set(doc)  # extended, not broken
     assert doc["template"] == "sentiment" and doc["n"] == 3
     assert list(doc["results"]) == ["zero-shot", "few-shot"]
     for name, res in doc["results"].items():
@@ -125,7 +125,7 @@ def test_eval_end_to_end_json_and_log(tiny, sandbox_home):
         assert res["mean_ms"] > 0 and res["completion_tokens"] > 0 and res["cost_usd"] > 0
         assert res["correct"] == round(res["accuracy"] * 3)
     # Not a TTY: one progress line per strategy on stderr.
-    assert sum("3 rows  accuracy" in line for line in r.stderr.splitlines()) == 2, r.stderr
+    assert sum("3 rows  pass rate" in line for line in r.stderr.splitlines()) == 2, r.stderr
 
     sessions = db_rows(sandbox_home, "select id, title from sessions order by title")
     assert [t for _, t in sessions] == ["eval sentiment · few-shot", "eval sentiment · zero-shot"]
@@ -167,18 +167,6 @@ def test_cancel_stops_after_the_running_row_and_reports_what_was_scored(tiny, ba
     assert db_rows(sandbox_home, "select count(*) from turns") == [(1,)]
 
 
-def test_table_lists_each_strategy():
-    r = evaluate.StrategyResult("self-consistency", "s1", n=4, correct=1, no_answer=2, samples=5, total_ms=4000.0,
-                                completion_tokens=400, cost={"gpt-4o": {"usd": 0.0012}}, cost_model="gpt-4o")
-    report = evaluate.EvalReport("math", 4, "smollm2-135m", {"self-consistency": r})
-    from sandbox.cli.eval import table
-
-    lines = table(report).splitlines()
-    assert lines[0].split()[:3] == ["strategy", "accuracy", "no-answer"] and "cost USD (gpt-4o)" in lines[0]
-    assert lines[2].split() == ["self-consistency", "×5", "0.25", "(1/4)", "2", "1,000", "400", "(100/row)", "0.001200"]
-    assert report.to_dict()["results"]["self-consistency"]["accuracy"] == 0.25
-
-
 def test_a_template_with_nothing_to_extract_is_refused(tmp_path, tiny):
     loose = tmp_path / "loose.toml"
     loose.write_text('name = "loose"\ntemplate = "Review: {input}"\n')
@@ -187,24 +175,26 @@ def test_a_template_with_nothing_to_extract_is_refused(tmp_path, tiny):
     assert evaluate.plan(str(loose), data=tiny, strategies="cot").strategies == ("cot",)  # "The answer is X"
 
 
-def test_progress_redraws_a_bar_on_a_terminal_and_prints_a_line_per_strategy_otherwise():
+def test_progress_redraws_a_bar_on_a_terminal_and_prints_a_line_per_cell_otherwise():
     import io
 
     from sandbox.cli.eval import Progress
+    from sandbox.core.suites import runner
+    from tests.test_suite_html import sample_report
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
-    r = evaluate.StrategyResult("cot", "s1", n=2, correct=1)
+    cell = sample_report().cells[0]
     for stream in (Terminal(), io.StringIO()):
         p = Progress(stream)
-        p.started(evaluate.StrategyStarted("cot", 2, "s1"))
-        for i, ok in ((1, True), (2, False)):
-            p.row(evaluate.RowDone("cot", i, 2, i, "5", "5" if ok else None, ok, 10.0, "t", "stop"))
-        p.done(r)
+        p.started(runner.CellStarted(0, cell, 20))
+        for i, row in enumerate(cell.rows[:2], 1):
+            p.row(runner.RowFinished(0, row, i, 20))
+        p.done(cell)
         out = stream.getvalue()
         if stream.isatty():
-            assert "\r" in out and "[###############...............] 1/2  1 correct" in out
+            assert "\r" in out and "[###...........................] 2/20  2 passed · 0 cached" in out
         else:
-            assert out == "             cot  2 rows  accuracy 0.50  0 without an answer\n"
+            assert out == "       zero-shot  10 rows  pass rate 0.20 [0.06, 0.51]  0 cached\n"

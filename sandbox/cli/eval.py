@@ -1,121 +1,193 @@
-"""`sandbox eval TEMPLATE`: score prompting strategies on a labelled set (core: sandbox.core.evaluate)."""
+"""`sandbox eval SUITE|TEMPLATE`: run a suite's matrix and say whether differences are real
+(core: sandbox.core.suites). A template name runs its labelled JSONL data as a suite of `answer` tests."""
 
 from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
-from sandbox.cli.common import STRATEGIES, add_model_args, print_json
+from sandbox.cli.common import STRATEGIES, print_json
 
 BAR_WIDTH = 30
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "eval", help="score strategies on a labelled set: accuracy, latency, tokens, hosted cost",
-        description="Run a labelled set ({\"input\": ..., \"expected\": ...} per line) through each strategy and "
-        "report accuracy, no-answers, mean latency, completion tokens and the hosted-cost equivalent. Every row is "
-        "an ordinary logged turn, one log session per strategy. One-sample strategies decode greedily unless "
-        "--temperature is given; self-consistency samples at the model's temperature.",
+        "eval", help="run an eval suite: pass rates with intervals, paired p-values, cached results",
+        description="Run every cell of a suite (template × strategy × model), K seeds each, check each reply "
+        "against the test's assertions, and report each cell's pass rate with a 95%% Wilson interval and, for each "
+        "pair of cells on the same tests, the paired difference with an exact McNemar p-value and a plain-words "
+        "verdict. SUITE is prompts/suites/NAME.toml or a path; a TEMPLATE name runs its labelled JSONL data "
+        "({\"input\": ..., \"expected\": ...} per line) as `answer` tests. Every row is a logged turn; results are "
+        "cached by a hash of what decides the turn, so after an edit only the cells it touched run again. "
+        "One-sample strategies decode greedily for one seed and sample at the model's temperature with --repeat.",
     )
-    p.add_argument("template", metavar="TEMPLATE", help="a prompt template name or path (see `sandbox templates list`)")
-    p.add_argument("--data", metavar="FILE", help="a JSONL file of labelled rows (default: the template's own data file)")
-    p.add_argument("--strategies", metavar="A,B,..", default=",".join(STRATEGIES),
-                   help=f"comma-separated strategies (default: {','.join(STRATEGIES)})")
+    p.add_argument("suite", metavar="SUITE|TEMPLATE", help="a suite name or path (prompts/suites/), or a template name")
+    p.add_argument("--data", metavar="FILE", help="with a TEMPLATE: a JSONL file of labelled rows (default: its own)")
+    p.add_argument("--strategies", metavar="A,B,..", help=f"comma-separated strategies (default: the suite's, else {','.join(STRATEGIES)})")
+    p.add_argument("--model", metavar="A,B,..", help="model name(s) from models.toml, comma-separated: a matrix column each")
+    p.add_argument("--models", metavar="FILE", help="another models.toml (or set SANDBOX_MODELS)")
+    p.add_argument("--repeat", type=int, metavar="K", help="run every test with K seeds (default: the suite's, else 1)")
     p.add_argument("--samples", type=int, default=None, metavar="N", help="self-consistency samples per row (default 5)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N rows")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="base seed (default 0): row i uses S + 64*i, so an eval is reproducible")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="reply budget per row (default: the model's)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N tests")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="base seed (default 0): test i, seed r uses S + 64*i + 1000000*r, so a run is reproducible")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="reply budget per row (default: the suite's, else the model's)")
     p.add_argument("--temperature", type=float, metavar="T", help="one temperature for every strategy")
-    add_model_args(p)
-    p.add_argument("--json", action="store_true", help="print one JSON document: {template, n, results}")
+    p.add_argument("--no-cache", action="store_true", help="run every turn again instead of reusing cached results")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
+    p.add_argument("--json", action="store_true", help="print one JSON document: {cells, comparisons, cache, ...}")
     p.set_defaults(func=run)
 
 
 class Progress:
-    """Progress on stderr: a bar redrawn in place on a terminal, one line per strategy otherwise."""
+    """Progress on stderr: one bar over the whole run, redrawn in place on a terminal; one line per
+    finished cell otherwise."""
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
         self.tty = stream.isatty()
-        self.correct = 0
+        self.cell = None
+        self.hits = 0
+        self.turns = 0
 
     def started(self, ev) -> None:
-        self.correct = 0
+        self.cell = ev.cell
         if self.tty:
-            self._bar(ev.strategy, 0, ev.n)
+            self._bar(self.turns, ev.total)
 
     def row(self, ev) -> None:
-        self.correct += ev.correct
+        self.hits += ev.row.cached
+        self.turns = ev.done
         if self.tty:
-            self._bar(ev.strategy, ev.i, ev.n)
+            self._bar(ev.done, ev.total)
 
-    def done(self, r) -> None:
-        acc = "—" if r.accuracy is None else f"{r.accuracy:.2f}"
-        line = f"{r.strategy:>16}  {r.n} rows  accuracy {acc}  {r.no_answer} without an answer" + (
-            "  (cancelled)" if r.cancelled else "")
+    def done(self, cell) -> None:
+        rate = "—" if cell.pass_rate is None else f"{cell.pass_rate:.2f}"
+        lo, hi = cell.ci95
+        cached = sum(r.cached for r in cell.rows)
+        line = (f"{cell.label or cell.strategy:>16}  {cell.total} rows  pass rate {rate} [{lo:.2f}, {hi:.2f}]"
+                f"  {cached} cached")
         self.stream.write(("\r\x1b[2K" if self.tty else "") + line + "\n")
         self.stream.flush()
 
-    def _bar(self, strategy: str, i: int, n: int) -> None:
+    def _bar(self, i: int, n: int) -> None:
         filled = BAR_WIDTH * i // n if n else BAR_WIDTH
-        self.stream.write(f"\r\x1b[2K{strategy:>16}  [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {i}/{n}"
-                          f"  {self.correct} correct")
+        self.stream.write(f"\r\x1b[2K{self.cell.strategy:>16}  [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {i}/{n}"
+                          f"  {self.cell.passed} passed · {self.hits} cached")
         self.stream.flush()
 
 
+def _pct(x) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
 def table(report) -> str:
-    first = next(iter(report.results.values()), None)
+    report.label_cells()
+    first = report.cells[0] if report.cells else None
     cost_head = f"cost USD ({first.cost_model})" if first and first.cost_model else "cost USD"
-    head = ("strategy", "accuracy", "no-answer", "mean ms", "completion tokens", cost_head)
+    head = ("cell", "pass rate", "95% CI", "passed", "stability", "mean ms", "cached", cost_head)
     rows = []
-    for r in report.results.values():
-        acc = "—" if r.accuracy is None else f"{r.accuracy:.2f} ({r.correct}/{r.n})"
-        tokens = f"{r.completion_tokens:,} ({r.mean_completion_tokens:g}/row)" if r.n else "0"
-        mean = "—" if r.mean_ms is None else f"{r.mean_ms:,.0f}"
-        cost = "—" if r.cost_usd is None else f"{r.cost_usd:.6f}"
-        name = r.strategy + (f" ×{r.samples}" if r.samples > 1 else "") + (" (cancelled)" if r.cancelled else "")
-        rows.append((name, acc, str(r.no_answer), mean, tokens, cost))
+    for c in report.cells:
+        lo, hi = c.ci95
+        name = c.label + (f" ×{c.samples}" if c.samples > 1 else "")
+        rows.append((name, _pct(c.pass_rate), f"[{lo:.2f}, {hi:.2f}]", f"{c.passed}/{c.total}",
+                     _pct(c.stability) if c.stability is not None else "—",
+                     "—" if c.mean_ms is None else f"{c.mean_ms:,.0f}", str(sum(r.cached for r in c.rows)),
+                     "—" if c.cost_usd is None else f"{c.cost_usd:.6f}"))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     fmt = lambda row: "  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
-    return "\n".join([fmt(head), fmt(tuple("-" * w for w in widths)), *map(fmt, rows)])
+    lines = [fmt(head), fmt(tuple("-" * w for w in widths)), *map(fmt, rows)]
+    comps = report.comparisons()
+    if comps:
+        lines += ["", "paired comparisons (same tests):"]
+        for cmp in comps:
+            r = cmp.result
+            boot = f", bootstrap [{r.bootstrap_ci95[0]:+.2f}, {r.bootstrap_ci95[1]:+.2f}]" if r.bootstrap_ci95 else ""
+            lines.append(f"  {cmp.a.label} − {cmp.b.label}: {r.diff:+.2f} [{r.ci95[0]:+.2f}, {r.ci95[1]:+.2f}]{boot}, "
+                         f"McNemar p = {r.p_value:.3g} ({r.a_better} vs {r.b_better} discordant)")
+            lines.append(f"    {cmp.verdict}")
+    return "\n".join(lines)
+
+
+def load_suite(args):
+    """SUITE (a suites/ name or path) or TEMPLATE (+ --data): the suite to run."""
+    from sandbox.core.errors import SandboxError
+    from sandbox.core.suites import suite as suites
+
+    path = suites.find(args.suite)
+    if path is not None:
+        if args.data:
+            raise SandboxError(f"--data goes with a template; the suite {args.suite!r} names its own tests")
+        return suites.load_file(path)
+    if args.suite.endswith(".toml") and not Path(args.suite).expanduser().is_file():
+        raise SandboxError(f"suite or template file {args.suite} does not exist")
+    return suites.from_template_data(args.suite, args.data)
 
 
 def run(args) -> int:
     from sandbox.cli.common import ctrl_c_cancels
-    from sandbox.core import evaluate
+    from sandbox.core.suites import runner
+    from sandbox.core.suites.cache import ResultCache
 
-    plan = evaluate.plan(args.template, data=args.data, strategies=args.strategies, samples=args.samples,
-                         limit=args.limit, seed=args.seed, max_tokens=args.max_tokens, temperature=args.temperature)
+    suite = load_suite(args)
+    models = [m.strip() for m in args.model.split(",") if m.strip()] if args.model else None
+    plan = runner.plan(suite, strategies=args.strategies, models=models, repeat=args.repeat, samples=args.samples,
+                       limit=args.limit, seed=args.seed, max_tokens=args.max_tokens, temperature=args.temperature,
+                       use_cache=not args.no_cache)
+    html_path = Path(args.html).expanduser() if args.html else None
+    if html_path is not None and not html_path.parent.is_dir():
+        from sandbox.core.errors import SandboxError
+
+        raise SandboxError(f"--html {args.html}: the folder {html_path.parent} does not exist")
     from sandbox.core.session import Session  # loads llama.cpp: only once the request is known to be good
 
-    print(f"eval {plan.template.name}: {plan.n} rows from {plan.data_path} · strategies {', '.join(plan.strategies)}"
-          f" · seed {plan.seed}", file=sys.stderr)
-    base = Session.open(model=args.model, models_file=args.models)
+    print(f"eval {suite.name}: {plan.describe()}", file=sys.stderr)
+    opened: dict = {}
+
+    def open_model(name):
+        if name not in opened:
+            opened[name] = Session.open(model=name, models_file=args.models)
+        return opened[name]
+
     progress = Progress()
     cancel = threading.Event()
+    cache = ResultCache()
     report = None
     try:
         with ctrl_c_cancels(cancel):
-            for ev in evaluate.run(plan, base, cancel):
-                if isinstance(ev, evaluate.StrategyStarted):
+            for ev in runner.run(plan, open_model, cache, cancel):
+                if isinstance(ev, runner.CellStarted):
                     progress.started(ev)
-                elif isinstance(ev, evaluate.RowDone):
+                elif isinstance(ev, runner.RowFinished):
                     progress.row(ev)
-                elif isinstance(ev, evaluate.StrategyDone):
-                    progress.done(ev.result)
-                elif isinstance(ev, evaluate.EvalDone):
+                elif isinstance(ev, runner.CellFinished):
+                    progress.done(ev.cell)
+                elif isinstance(ev, runner.SuiteDone):
                     report = ev.report
     finally:
-        base.close()
+        cache.close()
+        for s in opened.values():
+            s.close()
+    report.label_cells()
+    if html_path is not None:
+        from sandbox.core.suites.html import write_html
+
+        write_html(report, html_path)
+        print(f"report written to {html_path}", file=sys.stderr)
     if args.json:
         print_json(report.to_dict())
     else:
-        print(f"{report.template} · {report.model} · {report.n} rows")
+        print(f"{report.suite} · {', '.join(sorted({c.model for c in report.cells}))} · {report.n} tests"
+              + (f" × {report.repeat} seeds" if report.repeat > 1 else ""))
         print(table(report))
-        print("each strategy is a logged session: sandbox log show " +
-              " | ".join(r.session_id[:12] for r in report.results.values()), file=sys.stderr)
+    hit = report.hit_rate
+    print(f"cache: {report.cache_hits} hits, {report.cache_misses} misses"
+          + (f" ({hit:.0%} hit rate)" if hit is not None else ""), file=sys.stderr)
+    sessions = [c.session_ids[0][:12] for c in report.cells if c.session_ids]
+    if sessions:
+        print("each cell is a logged session: sandbox log show " + " | ".join(sessions), file=sys.stderr)
     if report.cancelled:
         print("sandbox: eval cancelled; the rows above were scored and logged", file=sys.stderr)
         return 130

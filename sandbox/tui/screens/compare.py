@@ -1,4 +1,6 @@
-"""Compare: one input through several strategies, the results side by side as they stream.
+"""Compare: one input through several strategies, the results side by side as they stream; or a
+whole eval suite (prompts/suites/) on the loaded model, shown as its matrix with intervals and
+paired verdicts.
 
 Built on the app's loaded Session (its engine, log and guard policy): no second model. The model
 work runs in a thread worker that only posts messages; each run is one "compare" log session."""
@@ -21,6 +23,7 @@ from sandbox.core.compare import CompareDone, StrategyEvent, StrategyFinished, S
 from sandbox.core.errors import SandboxError
 from sandbox.core.strategies import DEFAULT_SAMPLES, STRATEGIES, n_samples
 from sandbox.tui.widgets.compare import CompareColumns
+from sandbox.tui.widgets.suite import SuiteMatrix
 
 log = logging.getLogger("sandbox.tui")
 NO_TEMPLATE = "(none)"
@@ -35,10 +38,19 @@ class CompareEvent(Message):
         self.event = event
 
 
+class SuiteEvent(Message):
+    """One event of `sandbox.core.suites.runner.run()`, in the order core yielded it."""
+
+    def __init__(self, event) -> None:
+        super().__init__()
+        self.event = event
+
+
 class CompareScreen(Screen):
     BINDINGS = [
         Binding("escape", "cancel_or_close", "Cancel / back"),
         Binding("ctrl+r", "run", "Run"),
+        Binding("ctrl+u", "run_suite", "Run suite"),
     ]
     DEFAULT_CSS = """
     CompareScreen #compare-form { height: auto; border: round $panel-lighten-2; padding: 0 1; }
@@ -48,6 +60,9 @@ class CompareScreen(Screen):
     CompareScreen #compare-run { min-width: 9; }
     CompareScreen .compare-label { padding: 0 1 0 0; height: 1; margin-top: 0; color: $text-muted; }
     CompareScreen #compare-samples, CompareScreen #compare-max-tokens { width: 8; }
+    CompareScreen #suite-name { width: 24; }
+    CompareScreen #suite-repeat, CompareScreen #suite-limit { width: 6; }
+    CompareScreen #suite-run { min-width: 13; }
     CompareScreen Checkbox { height: 1; border: none; padding: 0 1 0 0; }
     CompareScreen #compare-status { height: 1; color: $text-muted; padding: 0 1; }
     CompareScreen #compare-results { height: 1fr; }
@@ -59,6 +74,8 @@ class CompareScreen(Screen):
         self.cancel_event: threading.Event | None = None
         self.running = False
         self.columns: CompareColumns | None = None
+        self.matrix: SuiteMatrix | None = None
+        self.report = None  # the newest suite run's SuiteReport
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare-form"):
@@ -74,6 +91,14 @@ class CompareScreen(Screen):
                 yield Input(str(DEFAULT_SAMPLES), compact=True, id="compare-samples")
                 yield Label("max tokens", classes="compare-label")
                 yield Input(str(self.session.defaults.max_tokens), compact=True, id="compare-max-tokens")
+            with Horizontal():
+                yield Label("suite", classes="compare-label")
+                yield Select([], allow_blank=True, compact=True, id="suite-name")
+                yield Label("repeat", classes="compare-label")
+                yield Input("1", compact=True, id="suite-repeat")
+                yield Label("limit", classes="compare-label")
+                yield Input("", placeholder="all", compact=True, id="suite-limit")
+                yield Button("Run suite", id="suite-run", compact=True)
         yield Static("pick strategies, type an input, Enter runs · Escape cancels, then goes back", id="compare-status")
         yield Vertical(id="compare-results")
         yield Footer()
@@ -85,6 +110,13 @@ class CompareScreen(Screen):
         names = [t.name for t in list_templates() if t.pickable]
         self.query_one("#compare-template", Select).set_options(
             [(NO_TEMPLATE, NO_TEMPLATE), *((n, n) for n in names)])
+        from sandbox.core.suites.suite import list_suites
+
+        suites = [name for name, _ in list_suites()]
+        picker = self.query_one("#suite-name", Select)
+        picker.set_options([(n, n) for n in suites])
+        if suites:
+            picker.value = "math" if "math" in suites else suites[0]
         self.query_one("#compare-text", Input).focus()
 
     # ---- the form -----------------------------------------------------------------------------------
@@ -157,6 +189,92 @@ class CompareScreen(Screen):
 
     def status(self, text: str) -> None:
         self.query_one("#compare-status", Static).update(text)
+
+    # ---- a suite --------------------------------------------------------------------------------------
+
+    def suite_request(self):
+        """The suite form as a checked SuitePlan; SandboxError names the field that is wrong."""
+        from sandbox.core.suites import runner, suite as suites
+
+        name = self.query_one("#suite-name", Select).value
+        if not isinstance(name, str):
+            raise SandboxError("pick a suite first (prompts/suites/NAME.toml)")
+        values = {}
+        for field in ("repeat", "limit"):
+            raw = self.query_one(f"#suite-{field}", Input).value.strip()
+            try:
+                values[field] = int(raw) if raw else None
+            except ValueError:
+                raise SandboxError(f"{field} = {raw!r} is not a whole number") from None
+        strategies = self.chosen() or None
+        return runner.plan(suites.load(name), strategies=strategies, repeat=values["repeat"], limit=values["limit"])
+
+    @on(Button.Pressed, "#suite-run")
+    async def on_suite_requested(self, event) -> None:
+        event.stop()
+        await self.action_run_suite()
+
+    async def action_run_suite(self) -> None:
+        if self.running:
+            self.notify("a run is going — Escape cancels it", severity="warning")
+            return
+        try:
+            plan = self.suite_request()
+        except SandboxError as e:
+            self.notify(str(e), title="suite not run", severity="error", timeout=8)
+            return
+        results = self.query_one("#compare-results", Vertical)
+        await results.remove_children()
+        self.columns = None
+        self.matrix = SuiteMatrix(f"suite {plan.suite.name} · {plan.describe()}", id="suite-matrix")
+        await results.mount(self.matrix)
+        self.cancel_event = threading.Event()
+        self.running = True
+        self.status(f"suite {plan.suite.name}: {plan.turns} turns · Escape cancels (finished rows are kept)")
+        self.run_suite(plan, self.cancel_event)
+
+    def _open_model(self, name):
+        if name not in (None, self.session.spec.name):
+            raise SandboxError(f"the TUI runs suites on its loaded model ({self.session.spec.name}); "
+                               f"run `sandbox eval` for {name}")
+        return self.session
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compare")
+    def run_suite(self, plan, cancel: threading.Event) -> None:
+        from sandbox.core.suites import runner
+        from sandbox.core.suites.cache import ResultCache
+
+        cache = ResultCache()
+        try:
+            for event in runner.run(plan, self._open_model, cache, cancel):
+                self.post_message(SuiteEvent(event))
+        finally:
+            cache.close()
+
+    def on_suite_event(self, message: "SuiteEvent") -> None:
+        from sandbox.core.suites import runner
+
+        event = message.event
+        if self.matrix is None:
+            return
+        if isinstance(event, (runner.CellStarted, runner.CellFinished)):
+            self.matrix.show_cell(event.index, event.cell)
+        elif isinstance(event, runner.RowFinished):
+            self.matrix.show_cell(event.index, self.matrix.cells[event.index])
+            self.status(f"{self.matrix.cells[event.index].label}: {event.done}/{event.total} turns · Escape cancels")
+        elif isinstance(event, runner.SuiteDone):
+            self.report = event.report
+            self.matrix.show_report(event.report)
+            hit = event.report.hit_rate
+            self.status(("cancelled: partial results" if event.report.cancelled else "done")
+                        + (f" · cache hit rate {hit:.0%}" if hit is not None else "")
+                        + " · Enter on a cell opens its session")
+            self.query_one("#suite-table").focus()
+
+    def on_suite_matrix_open_session(self, message: SuiteMatrix.OpenSession) -> None:
+        from sandbox.tui.screens.sessions import ReplayScreen
+
+        self.app.push_screen(ReplayScreen(message.session_id))
 
     # ---- the worker ---------------------------------------------------------------------------------
 

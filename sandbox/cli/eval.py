@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from sandbox.cli.common import STRATEGIES, add_model_args, print_json
+from sandbox.cli.common import STRATEGIES, add_model_args, flag, print_json
 
 BAR_WIDTH = 30
 
@@ -22,12 +22,12 @@ def register(sub) -> None:
     p.add_argument("--data", metavar="FILE", help="a JSONL file of labelled rows (default: the template's own data file)")
     p.add_argument("--strategies", metavar="A,B,..", default=",".join(STRATEGIES),
                    help=f"comma-separated strategies (default: {','.join(STRATEGIES)})")
-    p.add_argument("--samples", type=int, default=None, metavar="N", help="self-consistency samples per row (default 5)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N rows")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
+    p.add_argument("--samples", type=flag("samples"), default=None, metavar="N", help="self-consistency samples per row (default 5)")
+    p.add_argument("--limit", type=flag("limit"), metavar="N", help="only the first N rows")
+    p.add_argument("--seed", type=flag("seed"), default=0, metavar="S",
                    help="base seed (default 0): row i uses S + 64*i, so an eval is reproducible")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="reply budget per row (default: the model's)")
-    p.add_argument("--temperature", type=float, metavar="T", help="one temperature for every strategy")
+    p.add_argument("--max-tokens", type=flag("max_tokens"), metavar="N", help="reply budget per row (default: the model's)")
+    p.add_argument("--temperature", type=flag("temperature"), metavar="T", help="one temperature for every strategy")
     add_model_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON document: {template, n, results}")
     p.set_defaults(func=run)

@@ -157,6 +157,7 @@ class MainScreen(Screen):
         self.conversation.loading(f"Loading {message.title} …")
 
     async def model_ready(self, session, template_infos) -> None:
+        await self.prompting.build()
         self.session = session
         self.prompting.set_defaults(session.defaults)
         self.prompting.set_templates([t.name for t in template_infos if t.pickable])

@@ -7,11 +7,17 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Label, LoadingIndicator, Markdown, Static
+from textual.widgets import Input, Label, LoadingIndicator, Static
 
 from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
 from sandbox.core import numbers as fmt
 from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
+
+def Markdown(*args, **kwargs):  # noqa: N802 - markdown-it (~90 ms of imports) loads with the first reply
+    from textual.widgets import Markdown as _Markdown
+
+    return _Markdown(*args, **kwargs)
+
 
 GUARD_STYLE = {"allow": "green", "warn": "yellow", "redact": "magenta", "block": "bold red"}
 
@@ -85,7 +91,7 @@ class TurnView(Vertical):
             else:
                 reply = Markdown(classes="reply")
                 await self.body.mount(reply)
-                self._stream = Markdown.get_stream(reply)
+                self._stream = type(reply).get_stream(reply)
         elif isinstance(event, SampleDone):
             if self.n_samples > 1:  # a single reply is finished by TurnDone
                 self.no_answer += event.answer is None
@@ -111,7 +117,7 @@ class TurnView(Vertical):
         elif self._stream is not None:
             output = turn.get("output") or ""
             if output != self.reply_text:  # redacted or withheld by the output guard
-                await self.query_one(".reply", Markdown).update(output)
+                await self.query_one(".reply").update(output)
             if not output.strip() and turn.get("finish_reason") != "cancelled":
                 await self.note(Text("(empty reply)", style="dim italic"), "empty")
         if turn.get("finish_reason") == "cancelled":

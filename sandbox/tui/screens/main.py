@@ -93,6 +93,15 @@ class MainScreen(Screen):
         from sandbox.core.session import Session  # imports llama_cpp: never at start-up
 
         session = Session.open(model=self.model, models_file=self.models_file)
+        # The tiktoken encodings (~1 s of CPU) load here, off the UI thread and before the first
+        # turn can start, so they never compete with a generation.
+        from sandbox.core.tokens import ENCODINGS, encoding
+
+        for name in ENCODINGS:
+            try:
+                encoding(name)
+            except SandboxError:
+                pass  # the inspector says why when it counts
         return session, templates.list_templates()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
@@ -245,6 +254,9 @@ class MainScreen(Screen):
         settings apply to the session as they are edited (not while a reply streams)."""
         if self.session is None:
             return
+        if self.busy == "turn":  # nothing to count competes with a generation; TurnDone recounts
+            self.inspector.pause()
+            return
         try:
             options = self.prompting.options()
             settings = self.prompting.window_settings(self.session.window.settings)
@@ -286,6 +298,7 @@ class MainScreen(Screen):
         self.view = await self.conversation.new_turn(text)
         self.cancel_event = threading.Event()
         self.busy = "turn"
+        self.inspector.pause()
         self.run_turn(self.session, text, options, self.cancel_event)
 
     async def action_regenerate(self, new_seed: bool) -> None:

@@ -184,6 +184,10 @@ class Conversation(Vertical):
     """The transcript (follows new output only while the reader is at the bottom) and the input."""
 
     BORDER_TITLE = "Conversation"
+    # Only the newest turns stay mounted, so a long session keeps typing and layout as fast as a
+    # short one; older turns stay in the session (memory) and the log (F7 shows them).
+    KEEP_TURNS = 60
+    hidden_turns = 0
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="transcript"):
@@ -219,16 +223,37 @@ class Conversation(Vertical):
         view = TurnView(user_text)
         await self.transcript.mount(view)
         self.transcript.anchor()  # sending a prompt means: show me the reply
+        await self.trim()
         return view
+
+    async def trim(self) -> None:
+        views = list(self.transcript.query_children(TurnView))
+        extra = len(views) - self.KEEP_TURNS
+        if extra <= 0:
+            return
+        self.hidden_turns += extra
+        await self.transcript.remove_children(views[:extra])
+        text = (f"{self.hidden_turns} earlier turns are not shown here; the session still remembers what its "
+                f"memory window holds, and F7 (Sessions) shows every turn")
+        note = self.transcript.query("#earlier")
+        if note:
+            note.first(Static).update(text)
+        else:
+            await self.transcript.mount(Static(text, id="earlier", classes="info", markup=False), before=0)
 
     async def show_logged(self, turns: list[dict]) -> None:
         """The turns of a resumed session, as logged."""
-        for turn in turns:
+        for turn in turns[-self.KEEP_TURNS:]:
             view = TurnView(turn.get("prompt") or "")
             await self.transcript.mount(view)
             await view.show_logged(turn)
+        if len(turns) > self.KEEP_TURNS:
+            self.hidden_turns = len(turns) - self.KEEP_TURNS
+            await self.transcript.mount(Static(f"{self.hidden_turns} earlier turns are not shown here; F7 (Sessions) "
+                                               f"shows every turn", id="earlier", classes="info", markup=False), before=0)
         self.transcript.scroll_end(animate=False)
 
     async def clear(self, text: str) -> None:
+        self.hidden_turns = 0
         await self.transcript.query(".turn, .info").remove()
         await self.transcript.mount(Static(text, classes="info", markup=False))

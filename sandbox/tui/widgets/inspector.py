@@ -137,6 +137,13 @@ class Inspector(VerticalScroll):
             self._timer.stop()
         self._timer = self.set_timer(DEBOUNCE_S, self._count_now)
 
+    def pause(self) -> None:
+        """Drop a pending count (a reply is about to stream; the screen recounts when it is done)."""
+        self._pending = None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
     def _count_now(self) -> None:
         if self._pending is not None:
             self.measure(*self._pending, self.counter, self.prices)

@@ -30,7 +30,7 @@ class WindowSettings:
         """Every value out of its range (core/limits), each naming its key."""
         out = []
         if not isinstance(self.mode, str) or self.mode not in MODES:
-            out.append(f"{prefix}mode = {self.mode!r} is unknown; use one of {', '.join(MODES)}")
+            out.append(f"{prefix}mode {self.mode!r} is unknown; use one of {', '.join(MODES)}")
         for k in ("last_k", "low_water") + (("reserve_output",) if self.reserve_output is not None else ()):
             problem = RANGES[k].problem(getattr(self, k), prefix + k)
             if problem:

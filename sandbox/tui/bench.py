@@ -12,11 +12,13 @@ from sandbox.core.errors import SandboxError
 
 
 async def _wait(pilot, done, timeout: float, what: str) -> None:
+    # asyncio.sleep, not pilot.pause: pause walks every widget's queue each time, and that work
+    # on the UI thread would be measured as the TUI's.
     t0 = time.monotonic()
     while not done():
         if time.monotonic() - t0 > timeout:
             raise SandboxError(f"bench --tui: {what} took longer than {timeout:.0f} s")
-        await pilot.pause(0.02)
+        await asyncio.sleep(0.05)
 
 
 async def run_async(model: str | None, models_file: str | None, *, turns: int, n_tokens: int, seed: int = 42,

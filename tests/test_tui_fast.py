@@ -56,7 +56,7 @@ async def test_typing_while_a_reply_streams_starts_no_count(monkeypatch):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        field(app, "max_tokens").value = "64"
+        field(app, "max_tokens").value = "16"
         app.main.conversation.prompt.value = "Tell me a story."
         await pilot.press("enter")
         await pilot.pause(0.05)
@@ -66,7 +66,7 @@ async def test_typing_while_a_reply_streams_starts_no_count(monkeypatch):
             await pilot.press("a", "b")
             await pilot.pause(0.3)
             assert counted == [] or app.main.busy is None
-        await turn_finished(pilot)
+        await turn_finished(pilot, timeout=300)
 
 
 def test_bench_tui_document_has_the_contract_keys():

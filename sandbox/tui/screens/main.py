@@ -102,6 +102,10 @@ class MainScreen(Screen):
                 encoding(name)
             except SandboxError:
                 pass  # the inspector says why when it counts
+        # Likewise markdown-it: kept out of the first frame, but imported on the UI thread at the
+        # first reply it held the GIL while the first prompt was evaluated (bench --tui, turn 1).
+        import textual.widgets._markdown  # noqa: F401
+
         return session, templates.list_templates()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")

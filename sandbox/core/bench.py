@@ -129,6 +129,13 @@ class HeadlessTurns:
         self.session.close()
 
 
+def warm(engine) -> None:
+    """One untimed 2-token generation, then an empty cache: the first decode in a process pays for
+    touching the model's pages and buffers, and whichever path ran first would be charged for it."""
+    engine.generate("Hello.", SamplingParams(max_tokens=2, seed=0), ignore_eos=True).run()
+    engine.reset_cache()
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a is not None and b else None
 

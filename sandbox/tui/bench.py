@@ -39,6 +39,9 @@ async def run_async(model: str | None, models_file: str | None, *, turns: int, n
             await _wait(pilot, lambda: main.session is not None or main.load_error, 300, "loading the model")
             if main.load_error:
                 raise SandboxError(f"bench --tui: the TUI could not load the model: {main.load_error}")
+            progress("warming both engines (untimed)")
+            await asyncio.to_thread(bench.warm, main.session.engine)
+            await asyncio.to_thread(bench.warm, headless.session.engine)
             main.prompting.ignore_eos = True
             main.prompting.query_one("#max_tokens", Input).value = str(n_tokens)
             for i, text in enumerate(script):

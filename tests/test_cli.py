@@ -88,7 +88,7 @@ def test_every_command_has_help(command):
 @pytest.mark.parametrize("args, message", [
     (["run", "   "], "prompt is empty"),
     (["run", "hi", "--model", "nope"], "unknown model 'nope'"),
-    (["run", "hi", "--temperature", "9"], "temperature = 9.0 is out of range"),
+    (["run", "hi", "--temperature", "9"], "--temperature: 9 is out of range; use a number from 0.0 to 5.0"),
     (["run", "hi", "--strategy", "few-shot"], "few-shot needs examples"),
     (["run", "word " * 3000, "--n-ctx", "512", "--no-log"], "over the 512-token context"),
     (["run", "hi", "--template", "no-such-template"], "no-such-template"),

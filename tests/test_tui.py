@@ -146,6 +146,8 @@ async def test_self_consistency_shows_samples_side_by_side_and_a_vote(home):
 async def test_invalid_values_show_a_notice_and_send_nothing(home):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        # The controls mount right after the first frame, while the model loads.
+        await wait_for(pilot, lambda: app.screen.query("#max_tokens"), what="the prompting controls")
         field(app, "max_tokens").value = "8"  # typed while loading: kept, not overwritten by the defaults
         await send(pilot, "too early")
         if app.session is None:  # the model takes a moment: Enter says so, and sends once it is ready

@@ -16,7 +16,9 @@ COMMAND_MODULES = ["tui", "run", "tokens", "prices", "guard", "log", "replay", "
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from sandbox.cli.common import Parser
+
+    parser = Parser(
         prog="sandbox",
         description="A terminal workbench for prompt engineering on a local GGUF model. "
         "With no command, opens the TUI on the default model.",
@@ -35,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for arg in (argv if argv is not None else sys.argv[1:]):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # bytes the locale could not decode arrive as lone surrogates
+            print(f"sandbox: error: the argument {arg.encode('utf-8', 'replace').decode()!r} is not valid UTF-8; "
+                  f"pass UTF-8 text", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import sys
 
-from sandbox.cli.common import add_model_args, print_json
+from sandbox.cli.common import add_model_args, flag, print_json
 
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="measure load time, time to first token and tokens/s (vs plain llama-cpp-python)")
     add_model_args(p)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--tokens", type=int, default=128, metavar="N", help="tokens to generate per run (default 128)")
-    p.add_argument("--repeats", type=int, default=3, metavar="N", help="runs per engine; the median is reported")
-    p.add_argument("--samples", type=int, default=8, metavar="N", help="self-consistency samples decoded together")
+    p.add_argument("--tokens", type=flag("bench_tokens"), default=None, metavar="N",
+                   help="tokens to generate per run (default 128; with --tui 512 per turn)")
+    p.add_argument("--repeats", type=flag("bench_repeats"), default=3, metavar="N", help="runs per engine; the median is reported")
+    p.add_argument("--samples", type=flag("bench_samples"), default=8, metavar="N", help="self-consistency samples decoded together")
+    p.add_argument("--tui", action="store_true",
+                   help="drive the real TUI headless through a fixed multi-turn script, next to the same turns on the "
+                        "headless path: tok/s and time to first token per turn, and their ratios")
+    p.add_argument("--turns", type=flag("bench_turns"), default=3, metavar="N", help="with --tui: turns in the script (default 3)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.tui:
+        return run_tui(args)
     from sandbox.core import bench
-    from sandbox.core.errors import SandboxError
 
-    if not 2 <= args.tokens <= 4096 or not 1 <= args.repeats <= 20 or not 2 <= args.samples <= 32:
-        raise SandboxError("use --tokens 2..4096, --repeats 1..20 and --samples 2..32")
+    args.tokens = args.tokens or 128
+
     r = bench.run(args.model, args.models, n_tokens=args.tokens, repeats=args.repeats, samples=args.samples,
                   progress=lambda m: print(f"bench: {m}...", file=sys.stderr))
     if args.json:
@@ -37,4 +43,20 @@ def run(args) -> int:
     print(f"self-consistency, {sc['samples']} samples together: {sc['batch_ms_per_token']} ms/token vs "
           f"{sc['single_ms_per_token']} ms/token alone = {sc['cost_ratio']}x per token (goal: at most 0.70x)")
     print(f"memory: {r['rss_mb_after_load']} MB after load, {r['rss_mb_peak']} MB peak")
+    return 0
+
+
+def run_tui(args) -> int:
+    from sandbox.tui.bench import run as tui_bench  # Textual is imported only here
+
+    r = tui_bench(args.model, args.models, turns=args.turns, n_tokens=args.tokens or 512,
+                  progress=lambda m: print(f"bench: {m}...", file=sys.stderr))
+    if args.json:
+        print_json(r)
+        return 0
+    print(f"{'turn':>4}{'TUI tok/s':>12}{'headless':>10}{'ratio':>8}{'TUI ttft ms':>14}{'headless':>10}{'ratio':>8}")
+    for i, t in enumerate(r["turns"], start=1):
+        print(f"{i:>4}{t['tui_tps']:>12}{t['headless_tps']:>10}{t['tps_ratio']:>8}"
+              f"{t['tui_ttft_ms']:>14}{t['headless_ttft_ms']:>10}{t['ttft_ratio']:>8}")
+    print(f"TUI / headless: {r['tps_ratio']}x tok/s (goal >= 0.95), {r['ttft_ratio']}x time to first token (goal <= 1.2)")
     return 0

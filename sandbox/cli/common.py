@@ -10,7 +10,15 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from sandbox.core.limits import flag  # noqa: F401 (every numeric flag's type: one range table, in core)
 from sandbox.core.strategies import STRATEGIES  # noqa: E402,F401 (one list, in core)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its mistakes as one line, like every other error (the usage is in --help)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -20,19 +28,19 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def add_sampling_knobs(g, seed_help: str) -> None:
     """The seven sampling parameters of SamplingParams, as flags (read back by sampling_overrides)."""
-    g.add_argument("--temperature", type=float, metavar="T")
-    g.add_argument("--top-p", type=float, metavar="P")
-    g.add_argument("--top-k", type=int, metavar="K")
-    g.add_argument("--min-p", type=float, metavar="P")
-    g.add_argument("--repeat-penalty", type=float, metavar="R")
-    g.add_argument("--seed", type=int, metavar="S", help=seed_help)
-    g.add_argument("--max-tokens", type=int, metavar="N")
+    g.add_argument("--temperature", type=flag("temperature"), metavar="T")
+    g.add_argument("--top-p", type=flag("top_p"), metavar="P")
+    g.add_argument("--top-k", type=flag("top_k"), metavar="K")
+    g.add_argument("--min-p", type=flag("min_p"), metavar="P")
+    g.add_argument("--repeat-penalty", type=flag("repeat_penalty"), metavar="R")
+    g.add_argument("--seed", type=flag("seed"), metavar="S", help=seed_help)
+    g.add_argument("--max-tokens", type=flag("max_tokens"), metavar="N")
 
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampling (defaults come from models.toml)")
     add_sampling_knobs(g, "random seed (default: a fresh one, logged)")
-    g.add_argument("--n-ctx", type=int, metavar="N", help="context window in tokens")
+    g.add_argument("--n-ctx", type=flag("n_ctx"), metavar="N", help="context window in tokens")
     g.add_argument("--ignore-eos", action="store_true", help="never stop at end-of-sequence: generate exactly --max-tokens")
 
 
@@ -53,6 +61,19 @@ def print_json(obj) -> None:
     sys.stdout.flush()
 
 
+def decode_text(data: bytes, label: str, reader: str) -> str:
+    """`data` as UTF-8 text, or a one-line SandboxError naming `label` (a file, standard input)."""
+    from sandbox.core.errors import SandboxError
+
+    if b"\0" in data:
+        raise SandboxError(f"{label} looks binary (it contains NUL bytes); {reader} UTF-8 text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SandboxError(f"{label} is not valid UTF-8 (bad byte at offset {e.start}); convert it to UTF-8 first") from None
+    return text.removeprefix("\ufeff")  # a byte-order mark is file metadata, not text
+
+
 def read_text(name: str, reader: str) -> str:
     """The UTF-8 text of file `name`, or of stdin for "-". `reader` names the command for the
     error ("sandbox tokens counts"). Any problem is a one-line SandboxError naming the file."""
@@ -70,13 +91,7 @@ def read_text(name: str, reader: str) -> str:
             raise SandboxError(f"{name} is a directory; pass a text file") from None
         except OSError as e:
             raise SandboxError(f"cannot read {name}: {e.strerror}") from None
-    if b"\0" in data:
-        raise SandboxError(f"{label} looks binary (it contains NUL bytes); {reader} UTF-8 text")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SandboxError(f"{label} is not valid UTF-8 (bad byte at offset {e.start}); convert it to UTF-8 first") from None
-    return text.removeprefix("\ufeff")  # a byte-order mark is file metadata, not text
+    return decode_text(data, label, reader)
 
 
 @contextmanager

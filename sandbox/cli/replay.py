@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from sandbox.cli.common import STRATEGIES, add_sampling_knobs, print_json
+from sandbox.cli.common import STRATEGIES, add_sampling_knobs, flag, print_json
 
 NOT_REPRODUCED_EXIT = 1
 CANCELLED_EXIT = 130
@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--models", metavar="FILE", help="another models.toml (or set SANDBOX_MODELS)")
     g = p.add_argument_group("overrides for --rerun (default: what was logged)")
     g.add_argument("--strategy", choices=STRATEGIES)
-    g.add_argument("--samples", type=int, metavar="N", help="self-consistency sample count")
+    g.add_argument("--samples", type=flag("samples"), metavar="N", help="self-consistency sample count")
     add_sampling_knobs(g, "turn i gets seed S + 1000*i (default: the logged seeds)")
     p.set_defaults(func=cmd_replay)
 

@@ -6,8 +6,8 @@ import argparse
 import sys
 import threading
 
-from sandbox.cli.common import (STRATEGIES, add_model_args, add_sampling_args, ctrl_c_cancels, print_json,
-                                sampling_overrides)
+from sandbox.cli.common import (STRATEGIES, add_model_args, add_sampling_args, ctrl_c_cancels, decode_text, flag,
+                                print_json, read_text, sampling_overrides)
 
 BLOCKED_EXIT = 3
 
@@ -17,7 +17,7 @@ def _add_turn_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the turn object (ARCHITECTURE §6) instead of text")
     p.add_argument("--strategy", choices=STRATEGIES, default="zero-shot")
     p.add_argument("--template", metavar="NAME|PATH", help="a prompt template from prompts/ (see `sandbox templates list`)")
-    p.add_argument("--samples", type=int, metavar="N", help="self-consistency: number of samples (default 5)")
+    p.add_argument("--samples", type=flag("samples"), metavar="N", help="self-consistency: number of samples (default 5)")
     p.add_argument("--system", metavar="TEXT", help="system prompt (overrides the template's)")
     p.add_argument("--session", metavar="ID", help="continue a logged session")
     p.add_argument("--no-log", action="store_true", help="do not write this to the log database")
@@ -26,12 +26,12 @@ def _add_turn_args(p: argparse.ArgumentParser) -> None:
     add_sampling_args(p)
     m = p.add_argument_group("memory (defaults: [memory] in <config dir>/config.toml)")
     m.add_argument("--memory", choices=["tokens", "turns"], help="window by token budget (default) or by last-k turns")
-    m.add_argument("--last-k", type=int, metavar="K", help="with --memory turns: how many past turns the model sees")
-    m.add_argument("--reserve-output", type=int, metavar="N", help="tokens kept free for the reply (default: max tokens)")
+    m.add_argument("--last-k", type=flag("last_k"), metavar="K", help="with --memory turns: how many past turns the model sees")
+    m.add_argument("--reserve-output", type=flag("reserve_output"), metavar="N", help="tokens kept free for the reply (default: max tokens)")
     m.add_argument("--summary", action=argparse.BooleanOptionalAction, default=None,
                    help="fold turns that leave the window into a running summary (default: off)")
     d = p.add_argument_group("decoding (see also `sandbox score`)")
-    d.add_argument("--logprobs", type=int, metavar="K", default=0,
+    d.add_argument("--logprobs", type=flag("logprobs"), metavar="K", default=0,
                    help="record each reply token's log-probability and its K most likely alternatives "
                         "(turn object: logprobs, perplexity)")
     d.add_argument("--grammar", metavar="FILE", help="constrain the reply to a GBNF grammar (shipped: prompts/grammars/)")
@@ -39,9 +39,9 @@ def _add_turn_args(p: argparse.ArgumentParser) -> None:
                    help="constrain the reply to JSON matching this schema; the output guard checks it (shipped: prompts/schemas/)")
     d.add_argument("--constrain", action="store_true",
                    help="constrain the reply to the template's own output_format (JSON / JSON schema) or answer_choices")
-    d.add_argument("--beams", type=int, metavar="N", default=0,
+    d.add_argument("--beams", type=flag("beams"), metavar="N", default=0,
                    help="deterministic beam search with N beams instead of sampling; the beams are the turn's samples")
-    d.add_argument("--length-penalty", type=float, metavar="X", default=1.0,
+    d.add_argument("--length-penalty", type=flag("length_penalty"), metavar="X", default=1.0,
                    help="beam score = log-probability / tokens^X (default 1.0; 0 ranks by total log-probability)")
 
 
@@ -78,10 +78,6 @@ def _options(args, session):
 
     params = session.defaults.with_(**sampling_overrides(args)).validated()
     off = frozenset(c.strip() for c in args.guards_off.split(",") if c.strip())
-    if not 0 <= args.logprobs <= 20:
-        raise SandboxError(f"--logprobs {args.logprobs} is out of range; use 0 to 20")
-    if args.beams < 0:
-        raise SandboxError(f"--beams {args.beams} is out of range; use 1 or more (0: sampling)")
     constraint = constraints.load(session.engine, grammar=args.grammar, json_schema=args.json_schema)
     if args.constrain:
         from sandbox.core import templates
@@ -141,7 +137,8 @@ def _one_turn(session, text, opts, as_json: bool) -> dict:
 
 def session_notes(ev) -> list[str]:
     m = ev.memory or {}
-    return [f"[memory: {m['dropped_turns']} old turns dropped to fit the context]"] if m.get("dropped_turns") else []
+    out = [f"[memory: {m['dropped_turns']} old turns dropped to fit the context]"] if m.get("dropped_turns") else []
+    return out + [f"[note: {n}]" for n in ev.notes]
 
 
 def vote_line(turn: dict) -> str:
@@ -171,7 +168,7 @@ def badge(turn: dict) -> str:
 def run(args) -> int:
     from sandbox.core.errors import SandboxError
 
-    text = sys.stdin.read() if args.prompt == "-" else args.prompt
+    text = read_text("-", "sandbox run sends") if args.prompt == "-" else args.prompt
     if not text.strip():
         raise SandboxError("the prompt is empty; pass some text (or '-' to read stdin)")
     session = _open_session(args)
@@ -186,8 +183,8 @@ def chat(args) -> int:
     session = _open_session(args)
     opts = _options(args, session)
     try:
-        for line in sys.stdin:
-            line = line.rstrip("\n")
+        for n, raw in enumerate(sys.stdin.buffer, start=1):
+            line = decode_text(raw, f"standard input line {n}", "sandbox chat reads").rstrip("\r\n")
             if not line.strip():
                 continue
             if not args.json:

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from sandbox.cli.common import add_model_args, print_json, read_text
+from sandbox.cli.common import add_model_args, flag, print_json, read_text
 from sandbox.core.errors import SandboxError
 
 
@@ -22,8 +22,8 @@ def register(sub) -> None:
     p.add_argument("file", metavar="FILE|-", help="text file to score, or - for standard input")
     p.add_argument("--json", action="store_true",
                    help='print {"tokens", "nll", "perplexity", "least_likely": [...]} as one JSON document')
-    p.add_argument("--least", type=int, default=10, metavar="N", help="how many least likely tokens to list (default 10)")
-    p.add_argument("--n-ctx", type=int, metavar="N", help="window in tokens (default: the model's n_ctx)")
+    p.add_argument("--least", type=flag("least"), default=10, metavar="N", help="how many least likely tokens to list (default 10)")
+    p.add_argument("--n-ctx", type=flag("n_ctx"), metavar="N", help="window in tokens (default: the model's n_ctx)")
     add_model_args(p)
     p.set_defaults(func=run)
 

@@ -84,3 +84,73 @@ def run(model: str | None = None, models_file: str | None = None, *, n_tokens: i
         },
         "rss_mb_after_load": rss_after_load, "rss_mb_peak": _rss_mb(),
     }
+
+
+# ---- the TUI next to the headless path (`sandbox bench --tui`) ----------------------------------------
+
+def tui_script(turns: int) -> list[str]:
+    """The fixed multi-turn script both paths run: one session, long replies."""
+    return [f"Write a detailed story about a lighthouse keeper number {n}." for n in range(1, turns + 1)]
+
+
+def turn_options(n_tokens: int, seed: int):
+    """What both paths send each turn: zero-shot, exactly `n_tokens` tokens, a fixed seed."""
+    from sandbox.core.session import TurnOptions
+
+    return TurnOptions(params=SamplingParams().with_(max_tokens=n_tokens, seed=seed), ignore_eos=True)
+
+
+def turn_speed(turn: dict) -> dict:
+    """The two numbers compared, from a logged turn object."""
+    return {"tps": turn["timings"]["tokens_per_s"], "ttft_ms": turn["timings"]["ttft_ms"],
+            "completion_tokens": turn["usage"]["completion_tokens"], "cached_tokens": turn["usage"]["cached_tokens"]}
+
+
+class HeadlessTurns:
+    """The headless path, as `sandbox chat` runs it: one Session, each turn's events consumed in
+    order (nothing drawn). `turn(i)` runs turn i of the script."""
+
+    def __init__(self, model: str | None, models_file: str | None, n_tokens: int, seed: int):
+        from sandbox.core.session import Session
+
+        self.session = Session.open(model=model, models_file=models_file, log=False)
+        self.n_tokens, self.seed = n_tokens, seed
+
+    def turn(self, text: str, i: int) -> dict:
+        from sandbox.core.events import TurnDone
+
+        turn = None
+        for ev in self.session.turn(text, turn_options(self.n_tokens, self.seed + i)):
+            if isinstance(ev, TurnDone):
+                turn = ev.turn
+        return turn_speed(turn)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def warm(engine) -> None:
+    """One untimed 2-token generation, then an empty cache: the first decode in a process pays for
+    touching the model's pages and buffers, and whichever path ran first would be charged for it."""
+    engine.generate("Hello.", SamplingParams(max_tokens=2, seed=0), ignore_eos=True).run()
+    engine.reset_cache()
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def compare_paths(tui: list[dict], headless: list[dict]) -> dict:
+    """The `bench --tui --json` document: per turn both speeds and their ratios, then overall
+    ratios (mean TUI over mean headless). tps_ratio >= 0.95 and ttft_ratio <= 1.2 are the goals."""
+    turns = []
+    for t, h in zip(tui, headless):
+        turns.append({"tui_tps": t["tps"], "headless_tps": h["tps"], "tui_ttft_ms": t["ttft_ms"],
+                      "headless_ttft_ms": h["ttft_ms"], "tps_ratio": _ratio(t["tps"], h["tps"]),
+                      "ttft_ratio": _ratio(t["ttft_ms"], h["ttft_ms"]),
+                      "completion_tokens": [t["completion_tokens"], h["completion_tokens"]],
+                      "cached_tokens": [t["cached_tokens"], h["cached_tokens"]]})
+    mean = lambda key: statistics.fmean(x[key] for x in turns) if turns else None  # noqa: E731
+    return {"turns": turns, "tps_ratio": _ratio(mean("tui_tps"), mean("headless_tps")),
+            "ttft_ratio": _ratio(mean("tui_ttft_ms"), mean("headless_ttft_ms")),
+            "goals": {"tps_ratio": ">= 0.95", "ttft_ratio": "<= 1.2"}}

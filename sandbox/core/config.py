@@ -10,6 +10,7 @@ Every problem in the file is collected, each naming its key, and reported togeth
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +24,7 @@ else:  # pragma: no cover
 
 from sandbox.core import paths
 from sandbox.core.errors import ConfigError, SandboxError
+from sandbox.core.limits import RANGES
 from sandbox.core.sampling import LIMITS, SamplingParams
 
 ENCODINGS = ("cl100k_base", "o200k_base")
@@ -145,6 +147,8 @@ def parse(data: dict, path: Path) -> Registry:
     default = data.get("default")
     if default is None:
         default = next(iter(raw_models), "")
+    elif not isinstance(default, str):
+        problems.append(f"default = {default!r} must be a model name (a string)")
     elif default not in raw_models:
         problems.append(f"default = {default!r} names no [models.{default}] table")
     pricing: dict[str, Price] = {}
@@ -235,11 +239,13 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
         problems.append(f"{key} needs source = \"bundled\", a path, or repo + file")
         source = "?"
     n_ctx = m.get("n_ctx", 4096)
-    if not isinstance(n_ctx, int) or isinstance(n_ctx, bool) or not 64 <= n_ctx <= 1_048_576:
-        problems.append(f"{key}.n_ctx = {n_ctx!r} must be an integer from 64 to 1048576")
     gpu_layers = m.get("gpu_layers", 0)
-    if not isinstance(gpu_layers, int) or isinstance(gpu_layers, bool) or gpu_layers < -1:
-        problems.append(f"{key}.gpu_layers = {gpu_layers!r} must be -1 (all), 0 (CPU) or a layer count")
+    for k, v in (("n_ctx", n_ctx), ("gpu_layers", gpu_layers)):
+        problem = RANGES[k].problem(v, f"{key}.{k}")
+        if problem:
+            problems.append(problem)
+    if "title" in m and not isinstance(m["title"], str):
+        problems.append(f"{key}.title = {m['title']!r} must be a string")
     sampling = SamplingParams()
     raw_s = m.get("sampling", {})
     if not isinstance(raw_s, dict):
@@ -249,9 +255,9 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
             if k not in LIMITS:
                 problems.append(f"{key}.sampling.{k}: unknown key (known: {', '.join(LIMITS)})")
                 continue
-            lo, hi = LIMITS[k]
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
-                problems.append(f"{key}.sampling.{k} = {v!r} must be from {lo} to {hi}")
+            problem = RANGES[k].problem(v, f"{key}.sampling.{k}")
+            if problem:
+                problems.append(problem)
         if len(problems) == before:
             sampling = SamplingParams().with_(**raw_s)
     if len(problems) > before:
@@ -277,7 +283,8 @@ def _price(name: str, p: object, problems: list[str], file_date: str | None = No
             continue
         try:
             # str() first: Decimal(0.1) would carry the float's binary error into every total.
-            d = Decimal(str(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+            number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            d = Decimal(str(v)) if number else None
         except InvalidOperation:
             d = None
         if v is None:
@@ -286,7 +293,7 @@ def _price(name: str, p: object, problems: list[str], file_date: str | None = No
             problems.append(f"{key}.{k} = {v!r} must be a non-negative number (USD per million tokens)")
         amounts[k] = d
     enc = p.get("encoding", "o200k_base")
-    if enc not in ENCODINGS:
+    if not isinstance(enc, str) or enc not in ENCODINGS:
         problems.append(f"{key}.encoding = {enc!r} is unknown; use one of {', '.join(ENCODINGS)}")
     as_of = p.get("as_of")
     if isinstance(as_of, date) and not isinstance(as_of, datetime):  # as_of = 2026-10-01 (a TOML date)

@@ -33,10 +33,9 @@ from llama_cpp import _internals as internals
 from llama_cpp import llama_chat_format
 
 from sandbox.core.errors import SandboxError
+from sandbox.core.limits import MAX_PARALLEL, RANGES, sample_room  # MAX_PARALLEL: most sequences decoded together
 from sandbox.core.sampling import SamplingParams
 
-# Most sequences one context can decode together (self-consistency samples, beams).
-MAX_PARALLEL = 32
 PENALTY_LAST_N = 64  # the same window llama-cpp-python uses, so results match plain runs
 
 
@@ -269,6 +268,9 @@ class Engine:
     def load(cls, path: Path | str, *, n_ctx: int = 4096, gpu_layers: int = 0, n_threads: int | None = None,
              n_batch: int = 512) -> "Engine":
         path = Path(path).expanduser()
+        problem = RANGES["n_ctx"].problem(n_ctx, "n_ctx")  # llama.cpp aborts the process below MAX_PARALLEL
+        if problem:
+            raise SandboxError(problem)
         check_model_file(path)
         t0 = time.perf_counter()
         mparams = llama_cpp.llama_model_default_params()
@@ -373,7 +375,7 @@ class Engine:
             try:
                 self._eval_prompt(tokens, stats)
                 # Each sequence may generate up to max_tokens, within what the shared cache holds.
-                room = (self.n_ctx - len(tokens)) // n
+                room = sample_room(self.n_ctx, len(tokens), n)
                 limit = min(params.max_tokens, room)
                 for i in range(1, n):
                     llama_cpp.llama_memory_seq_cp(self._mem, 0, i, -1, -1)

@@ -16,6 +16,7 @@ class TurnStarted:
     memory: dict = field(default_factory=dict)
     prompt_tokens: int = 0
     cached_tokens: int = 0
+    notes: list[str] = field(default_factory=list)  # said before generating (e.g. samples cut to fit the context)
 
 
 @dataclass

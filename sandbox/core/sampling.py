@@ -5,17 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from sandbox.core.errors import SandboxError
+from sandbox.core.limits import RANGES
 
-# (min, max) accepted for each knob; values outside are a user error, not a clamp.
-LIMITS = {
-    "temperature": (0.0, 5.0),
-    "top_p": (0.0, 1.0),
-    "top_k": (0, 100_000),
-    "min_p": (0.0, 1.0),
-    "repeat_penalty": (0.0, 10.0),
-    "max_tokens": (1, 1_000_000),
-    "seed": (0, 2**31 - 1),
-}
+KNOBS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed")
+# (min, max) accepted for each knob (core/limits is the one table); outside is a user error, not a clamp.
+LIMITS = {k: (RANGES[k].lo, RANGES[k].hi) for k in KNOBS}
 
 
 @dataclass(frozen=True)
@@ -33,9 +27,9 @@ class SamplingParams:
             value = getattr(self, f.name)
             if f.name == "seed" and value is None:
                 continue
-            lo, hi = LIMITS[f.name]
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not (lo <= value <= hi):
-                raise SandboxError(f"{f.name.replace('_', '-')} = {value!r} is out of range; use a value from {lo} to {hi}")
+            problem = RANGES[f.name].problem(value, f.name.replace("_", "-"))
+            if problem:
+                raise SandboxError(problem)
         return self
 
     def with_(self, **changes) -> "SamplingParams":

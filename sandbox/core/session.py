@@ -23,6 +23,7 @@ from sandbox.core.events import Blocked, Event, GuardFindings, SampleDone, Token
 from sandbox.core.guard import GuardPolicy, Redactor, load_policy
 from sandbox.core.guard import learned as learned_guard
 from sandbox.core.guard.stream import GuardedStream
+from sandbox.core.limits import sample_room
 from sandbox.core.memory import SlidingWindow, Window, WindowSettings
 from sandbox.core.modelfile import sha256_of
 from sandbox.core.sampling import SamplingParams
@@ -283,6 +284,8 @@ class Session:
         if len(tokens) >= self.engine.n_ctx:
             over = len(tokens) - self.engine.n_ctx + 1
             raise SandboxError(f"the prompt is {len(tokens)} tokens, {over} over the {self.engine.n_ctx}-token context; shorten it or raise --n-ctx")
+        if rendered.n_samples > 1:
+            notes += _sample_room_notes(self.engine.n_ctx, len(tokens), rendered.n_samples, params.max_tokens)
         return Prepared(user_text, rendered, system, messages, prompt, tokens, window, params, seeds, notes, tpl, past,
                         slider)
 
@@ -325,7 +328,7 @@ class Session:
         idx = self.next_idx
         self.next_idx += 1
         yield TurnStarted(turn_id, idx, opts.strategy, prep.prompt, len(prep.seeds), self._memory(prep),
-                          prompt_tokens=len(prep.prompt_tokens))
+                          prompt_tokens=len(prep.prompt_tokens), notes=list(prep.notes))
 
         gen = self._generate(prep, opts, cancel)
         # Streamed text passes the output guard before anyone sees it (format checks wait for the end).
@@ -537,6 +540,18 @@ class BeamGeneration:
                               for b in self.beams]
         if self.beams and self.beams[0].text:
             yield Piece(0, self.beams[0].text)
+
+
+def _sample_room_notes(n_ctx: int, prompt_tokens: int, n: int, max_tokens: int) -> list[str]:
+    """Samples share one cache: say, before generating, when it cannot hold n x max_tokens."""
+    room = sample_room(n_ctx, prompt_tokens, n)
+    if room < 1:
+        raise SandboxError(f"the {n_ctx}-token context has no room for {n} samples after the {prompt_tokens}-token "
+                           f"prompt; lower --samples or raise --n-ctx")
+    if room >= max_tokens:
+        return []
+    return [f"the {n_ctx}-token context cannot hold {n} samples x {max_tokens} tokens after the {prompt_tokens}-token "
+            f"prompt: each sample gets at most {room} tokens (lower --samples or --max-tokens, or raise --n-ctx)"]
 
 
 def _regeneration(original: dict | None, output: str, seed: int) -> dict:

@@ -27,6 +27,7 @@ else:  # pragma: no cover
 
 from sandbox.core import paths
 from sandbox.core.errors import ConfigError, SandboxError
+from sandbox.core.limits import RANGES
 from sandbox.core.memory import WindowSettings
 
 
@@ -66,25 +67,31 @@ def load(file: Path | None = None) -> UserSettings:
 
 
 def _memory(raw: dict, problems: list[str]) -> WindowSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"memory = {raw!r} must be a [memory] table")
+        return WindowSettings()
     known = {f.name for f in fields(WindowSettings)}
     unknown = [k for k in raw if k not in known]
     problems += [f"memory.{k}: unknown key (known: {', '.join(sorted(known))})" for k in unknown]
-    try:
-        return WindowSettings(**{k: v for k, v in raw.items() if k in known}).validated()
-    except (SandboxError, TypeError) as e:
-        problems.append(f"memory: {e}")
-        return WindowSettings()
+    settings = WindowSettings(**{k: v for k, v in raw.items() if k in known})
+    mine = settings.problems(prefix="memory.")
+    problems += mine
+    return WindowSettings() if mine else settings
 
 
 def _energy(raw: dict, problems: list[str]) -> Energy:
+    if not isinstance(raw, dict):
+        problems.append(f"energy = {raw!r} must be an [energy] table")
+        return Energy()
     for k in raw:
         if k not in ("watts", "usd_per_kwh"):
             problems.append(f"energy.{k}: unknown key (known: usd_per_kwh, watts)")
     values = {}
     for k in ("watts", "usd_per_kwh"):
         v = raw.get(k)
-        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0):
-            problems.append(f"energy.{k} = {v!r} must be a non-negative number")
+        problem = RANGES[k].problem(v, f"energy.{k}") if v is not None else None
+        if problem:
+            problems.append(problem)
             v = None
         values[k] = v
     if (values["watts"] is None) != (values["usd_per_kwh"] is None):

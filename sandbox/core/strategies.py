@@ -14,13 +14,14 @@ from dataclasses import dataclass, field, replace
 
 from sandbox.core.answers import DEFAULT_ANSWER_PATTERN, choices_pattern
 from sandbox.core.errors import SandboxError
+from sandbox.core.limits import RANGES
 from sandbox.core.templates import Example, Template
 
 STRATEGIES = ("zero-shot", "few-shot", "cot", "self-consistency")
 COT_STRATEGIES = ("cot", "self-consistency")
 DEFAULT_COT_TRIGGER = "Let's think step by step."
 DEFAULT_SAMPLES = 5
-MIN_SAMPLES, MAX_SAMPLES = 2, 32
+MIN_SAMPLES, MAX_SAMPLES = int(RANGES["samples"].lo), int(RANGES["samples"].hi)
 SELF_CONSISTENCY_TEMPERATURE = 0.7
 FEW_SHOT_NEEDS_EXAMPLES = "few-shot needs examples: pick a template with [[examples]] or add some"
 

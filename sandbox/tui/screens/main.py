@@ -93,6 +93,19 @@ class MainScreen(Screen):
         from sandbox.core.session import Session  # imports llama_cpp: never at start-up
 
         session = Session.open(model=self.model, models_file=self.models_file)
+        # The tiktoken encodings (~1 s of CPU) load here, off the UI thread and before the first
+        # turn can start, so they never compete with a generation.
+        from sandbox.core.tokens import ENCODINGS, encoding
+
+        for name in ENCODINGS:
+            try:
+                encoding(name)
+            except SandboxError:
+                pass  # the inspector says why when it counts
+        # Likewise markdown-it: kept out of the first frame, but imported on the UI thread at the
+        # first reply it held the GIL while the first prompt was evaluated (bench --tui, turn 1).
+        import textual.widgets._markdown  # noqa: F401
+
         return session, templates.list_templates()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
@@ -157,6 +170,7 @@ class MainScreen(Screen):
         self.conversation.loading(f"Loading {message.title} …")
 
     async def model_ready(self, session, template_infos) -> None:
+        await self.prompting.build()
         self.session = session
         self.prompting.set_defaults(session.defaults)
         self.prompting.set_templates([t.name for t in template_infos if t.pickable])
@@ -244,6 +258,9 @@ class MainScreen(Screen):
         settings apply to the session as they are edited (not while a reply streams)."""
         if self.session is None:
             return
+        if self.busy == "turn":  # nothing to count competes with a generation; TurnDone recounts
+            self.inspector.pause()
+            return
         try:
             options = self.prompting.options()
             settings = self.prompting.window_settings(self.session.window.settings)
@@ -285,6 +302,7 @@ class MainScreen(Screen):
         self.view = await self.conversation.new_turn(text)
         self.cancel_event = threading.Event()
         self.busy = "turn"
+        self.inspector.pause()
         self.run_turn(self.session, text, options, self.cancel_event)
 
     async def action_regenerate(self, new_seed: bool) -> None:

@@ -7,11 +7,17 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Label, LoadingIndicator, Markdown, Static
+from textual.widgets import Input, Label, LoadingIndicator, Static
 
 from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
 from sandbox.core import numbers as fmt
 from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
+
+def Markdown(*args, **kwargs):  # noqa: N802 - markdown-it (~90 ms of imports) loads with the first reply
+    from textual.widgets import Markdown as _Markdown
+
+    return _Markdown(*args, **kwargs)
+
 
 GUARD_STYLE = {"allow": "green", "warn": "yellow", "redact": "magenta", "block": "bold red"}
 
@@ -85,7 +91,7 @@ class TurnView(Vertical):
             else:
                 reply = Markdown(classes="reply")
                 await self.body.mount(reply)
-                self._stream = Markdown.get_stream(reply)
+                self._stream = type(reply).get_stream(reply)
         elif isinstance(event, SampleDone):
             if self.n_samples > 1:  # a single reply is finished by TurnDone
                 self.no_answer += event.answer is None
@@ -111,7 +117,7 @@ class TurnView(Vertical):
         elif self._stream is not None:
             output = turn.get("output") or ""
             if output != self.reply_text:  # redacted or withheld by the output guard
-                await self.query_one(".reply", Markdown).update(output)
+                await self.query_one(".reply").update(output)
             if not output.strip() and turn.get("finish_reason") != "cancelled":
                 await self.note(Text("(empty reply)", style="dim italic"), "empty")
         if turn.get("finish_reason") == "cancelled":
@@ -178,6 +184,10 @@ class Conversation(Vertical):
     """The transcript (follows new output only while the reader is at the bottom) and the input."""
 
     BORDER_TITLE = "Conversation"
+    # Only the newest turns stay mounted, so a long session keeps typing and layout as fast as a
+    # short one; older turns stay in the session (memory) and the log (F7 shows them).
+    KEEP_TURNS = 60
+    hidden_turns = 0
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="transcript"):
@@ -213,16 +223,37 @@ class Conversation(Vertical):
         view = TurnView(user_text)
         await self.transcript.mount(view)
         self.transcript.anchor()  # sending a prompt means: show me the reply
+        await self.trim()
         return view
+
+    async def trim(self) -> None:
+        views = list(self.transcript.query_children(TurnView))
+        extra = len(views) - self.KEEP_TURNS
+        if extra <= 0:
+            return
+        self.hidden_turns += extra
+        await self.transcript.remove_children(views[:extra])
+        text = (f"{self.hidden_turns} earlier turns are not shown here; the session still remembers what its "
+                f"memory window holds, and F7 (Sessions) shows every turn")
+        note = self.transcript.query("#earlier")
+        if note:
+            note.first(Static).update(text)
+        else:
+            await self.transcript.mount(Static(text, id="earlier", classes="info", markup=False), before=0)
 
     async def show_logged(self, turns: list[dict]) -> None:
         """The turns of a resumed session, as logged."""
-        for turn in turns:
+        for turn in turns[-self.KEEP_TURNS:]:
             view = TurnView(turn.get("prompt") or "")
             await self.transcript.mount(view)
             await view.show_logged(turn)
+        if len(turns) > self.KEEP_TURNS:
+            self.hidden_turns = len(turns) - self.KEEP_TURNS
+            await self.transcript.mount(Static(f"{self.hidden_turns} earlier turns are not shown here; F7 (Sessions) "
+                                               f"shows every turn", id="earlier", classes="info", markup=False), before=0)
         self.transcript.scroll_end(animate=False)
 
     async def clear(self, text: str) -> None:
+        self.hidden_turns = 0
         await self.transcript.query(".turn, .info").remove()
         await self.transcript.mount(Static(text, classes="info", markup=False))

@@ -151,6 +151,13 @@ class Inspector(VerticalScroll):
             self.app.notify("Not priced: " + "; ".join(f"{m} is {why}" for m, why in self.prices.unpriced.items()),
                             title="Hosted prices", severity="warning", timeout=12)
 
+    def pause(self) -> None:
+        """Drop a pending count (a reply is about to stream; the screen recounts when it is done)."""
+        self._pending = None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
     def _count_now(self) -> None:
         if self._pending is not None:
             self.measure(*self._pending, self.counter, self.prices)

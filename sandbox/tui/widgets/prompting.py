@@ -47,19 +47,40 @@ class PromptingPanel(VerticalScroll):
 
     BORDER_TITLE = "Prompting"
     guards_off: frozenset = frozenset()  # guard categories switched off (Ctrl+G), sent with each turn
+    ignore_eos: bool = False  # `sandbox bench --tui` sets it: every turn then generates exactly max tokens
 
     class Changed(Message):
         """Something that shapes the next prompt changed."""
 
+    _built = False
+
     def compose(self) -> ComposeResult:
+        # The first frame shows only this: the controls (70-odd widgets, a third of start-up) are
+        # mounted right after it, and they mean nothing until the model is loaded anyway.
+        yield Label("…", id="prompting-wait", classes="note")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.build)
+
+    async def build(self) -> None:
+        """Mount the controls (once; the screen awaits this before it fills them in)."""
+        if self._built:
+            return
+        self._built = True
+        await self.query("#prompting-wait").remove()
+        await self.mount(*self.controls())
+
+    def controls(self):
         yield Label("Strategy", classes="section")
         yield Select(((s, s) for s in STRATEGIES), value=STRATEGIES[0], allow_blank=False, compact=True, id="strategy")
         yield Label("Template", classes="section")
         yield Select([(NO_TEMPLATE, NO_TEMPLATE)], value=NO_TEMPLATE, allow_blank=False, compact=True, id="template")
-        yield _row("samples", Input(str(DEFAULT_SAMPLES), compact=True, id="samples"),
+        yield _row("samples", Input(str(DEFAULT_SAMPLES), compact=True, id="samples", disabled=True),
                    "self-consistency: how many samples vote on the answer")
-        yield _row("cot trigger", Input(compact=True, id="cot_trigger", placeholder=DEFAULT_COT_TRIGGER),
+        cot = _row("cot trigger", Input(compact=True, id="cot_trigger", placeholder=DEFAULT_COT_TRIGGER),
                    "chain-of-thought: the line added after the question (blank: the template's or the default)")
+        cot.display = False
+        yield cot
         yield Label("Few-shot examples", classes="section")
         yield ExampleManager(id="examples")
         yield Label("Sampling", classes="section")
@@ -70,17 +91,12 @@ class PromptingPanel(VerticalScroll):
         yield TextArea(id="system", compact=True, placeholder="blank: the model's default")
         yield Label("Memory", classes="section")
         yield Select(MEMORY_MODES, value="tokens", allow_blank=False, compact=True, id="memory_mode")
-        yield _row("last k", Input("8", compact=True, id="last_k"), "turns mode: how many of the newest turns the model sees")
+        yield _row("last k", Input("8", compact=True, id="last_k", disabled=True), "turns mode: how many of the newest turns the model sees")
         yield _row("reserve out", Input(compact=True, id="reserve_output", placeholder="= max tokens"),
                    "tokens kept free for the reply (blank: max tokens)")
         summary = Checkbox("summarise dropped turns", compact=True, id="memory_summary")
         summary.tooltip = "the local model folds turns that leave the window into a short summary, pinned after the system prompt"
         yield summary
-
-    def on_mount(self) -> None:
-        self.query_one("#samples", Input).disabled = True
-        self.query_one("#last_k", Input).disabled = True
-        self.cot_row.display = False
 
     @property
     def cot_row(self) -> Horizontal:
@@ -213,6 +229,7 @@ class PromptingPanel(VerticalScroll):
             examples=examples if examples or template != NO_TEMPLATE else None,
             cot_trigger=self.cot_trigger() if strategy in COT_STRATEGIES else None,
             guards_off=self.guards_off,
+            ignore_eos=self.ignore_eos,
         )
 
     def window_settings(self, base: WindowSettings) -> WindowSettings:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import HorizontalScroll, Vertical
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 BAR_WIDTH = 24
 MIN_COLUMN = 20  # narrower than this, a sample is unreadable: scroll sideways instead
@@ -22,13 +22,16 @@ class SampleColumn(Vertical):
         self._stream = None
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # markdown-it loads with the first reply, not at start-up
+
         yield Static(f"sample {self.index + 1}", classes="sample-head")
         yield Markdown(classes="sample-body")
         yield Static("…", classes="sample-answer")
 
     async def write(self, piece: str) -> None:
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(Markdown))
+            body = self.query_one(".sample-body")
+            self._stream = type(body).get_stream(body)
         self.text += piece
         await self._stream.write(piece)
 
@@ -37,7 +40,7 @@ class SampleColumn(Vertical):
         if self._stream is not None:
             await self._stream.stop()
         if event.output != self.text:
-            await self.query_one(Markdown).update(event.output)
+            await self.query_one(".sample-body").update(event.output)
         finish = "" if event.finish_reason == "stop" else f" · {event.finish_reason}"
         self.query_one(".sample-head", Static).update(
             f"#{self.index + 1} · seed {event.seed} · {event.completion_tokens} tok{finish}")

@@ -31,7 +31,7 @@ from sandbox.core.memory import WindowSettings
 
 
 @dataclass(frozen=True)
-class Energy:
+class EnergySettings:
     watts: float | None = None
     usd_per_kwh: float | None = None
 
@@ -39,7 +39,7 @@ class Energy:
 @dataclass(frozen=True)
 class UserSettings:
     memory: WindowSettings = WindowSettings()
-    energy: Energy = Energy()
+    energy: EnergySettings = EnergySettings()
     path: Path | None = None
 
 
@@ -76,7 +76,7 @@ def _memory(raw: dict, problems: list[str]) -> WindowSettings:
         return WindowSettings()
 
 
-def _energy(raw: dict, problems: list[str]) -> Energy:
+def _energy(raw: dict, problems: list[str]) -> EnergySettings:
     for k in raw:
         if k not in ("watts", "usd_per_kwh"):
             problems.append(f"energy.{k}: unknown key (known: usd_per_kwh, watts)")
@@ -89,5 +89,5 @@ def _energy(raw: dict, problems: list[str]) -> Energy:
         values[k] = v
     if (values["watts"] is None) != (values["usd_per_kwh"] is None):
         problems.append("energy needs both watts and usd_per_kwh (or neither)")
-        return Energy()
-    return Energy(**values)
+        return EnergySettings()
+    return EnergySettings(**values)

@@ -139,3 +139,10 @@ def m003_run_metadata(db: Database) -> None:
     db["samples"].add_column("extra_json", str)
     for column, kind in (("span_start", int), ("span_end", int), ("extra_json", str)):
         db["guard_events"].add_column(column, kind)
+
+
+@migration
+def m004_turn_request(db: Database) -> None:
+    # The TurnRequest that decided each turn, whole (grammar and schema as text): a re-run reads
+    # it back instead of rebuilding the request from the result. NULL for turns logged before.
+    db["turns"].add_column("request_json", str)

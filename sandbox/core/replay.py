@@ -459,7 +459,7 @@ class Rerun:
                             new_turn = event.turn.to_dict()
                         yield event
                 except SandboxError as e:
-                    error = str(e) if str(e).startswith(f"turn {idx}") else f"turn {idx}: {e}"
+                    error = str(e) if str(e).startswith(f"turn {idx} ") else f"turn {idx}: {e}"
                 for past in session_obj.history:
                     pool[past.idx] = past
                 result = compare(turn, new_turn, error=error, expected=expected, orig_id=orig_id, rerun_id=rerun_id,
@@ -580,9 +580,9 @@ def _check_constraint(engine, request: TurnRequest, idx: int) -> None:
 
             grammar = json_schema_grammar(request.json_schema)
         if grammar is not None:
-            constraints.check_grammar(engine, grammar, f"turn {idx}'s logged {'grammar' if request.grammar else 'JSON schema'}")
+            constraints.check_grammar(engine, grammar, f"turn {idx} (its logged {'grammar' if request.grammar else 'JSON schema'})")
     except SandboxError as e:
-        raise SandboxError(f"turn {idx}: {e}" if not str(e).startswith(f"turn {idx}") else str(e)) from None
+        raise SandboxError(f"turn {idx}: {e}" if not str(e).startswith(f"turn {idx} ") else str(e)) from None
 
 
 def compare(before: dict, after: dict | None, *, error: str | None = None, expected: bool = True,

@@ -130,6 +130,17 @@ class Session:
                 continue
             user = (t.get("memory") or {}).get("user_message") or t["prompt"]
             self.history.append(PastTurn(t["idx"], user, t["output"], self._turn_tokens(user, t["output"])))
+        # The window continues where the newest conversation turn left it: the turns it had
+        # dropped stay out, and the summary they were folded into comes back.
+        memory = next((t.get("memory") for t in reversed(turns) if t.get("history") is not False
+                       and "dropped" in (t.get("memory") or {})), None)
+        if memory:
+            dropped = set(memory.get("dropped") or ())
+            self.window.first = sum(1 for p in self.history if p.idx in dropped)
+            summary = memory.get("summary")
+            if isinstance(summary, dict) and summary.get("text"):
+                self.summary = summary_memory.Summary(summary["text"], tuple(summary.get("turns") or ()),
+                                                      summary.get("tokens") or 0, summary.get("ms") or 0.0)
 
     @property
     def model_name(self) -> str:

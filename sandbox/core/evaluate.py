@@ -200,7 +200,7 @@ class EvalReport:
     cancelled: bool = False
 
     def to_dict(self) -> dict:
-        """`eval --json` (ARCHITECTURE §6): template, n, and one entry per strategy."""
+        """`eval --json` (docs/ARCHITECTURE.md §6): template, n, and one entry per strategy."""
         return {"template": self.template, "n": self.n,
                 "results": {name: r.to_dict() for name, r in self.results.items()}}
 

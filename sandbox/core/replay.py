@@ -548,14 +548,14 @@ class Rerun:
 
     @staticmethod
     def _set_memory(session, turn: dict, pool: dict) -> None:
-        """Give the turn the same earlier turns, window position, idx and cache start it had."""
+        """Give the turn the same earlier turns, idx and cache start it had. The window position is
+        not set from the log: it moves as it did the first time (same turns, same settings), so
+        the turns a turn evicts are folded into the summary again."""
         session.next_idx = turn["idx"]
         memory = turn.get("memory") or {}
         if "kept" in memory and "dropped" in memory:
             seen = sorted(set(memory["dropped"]) | set(memory["kept"]))
             session.history = [pool[i] for i in seen if i in pool]
-            dropped = [i for i in memory["dropped"] if i in pool]
-            session.window.first = len(dropped)
         if turn.get("rendered_prompt") and (turn.get("usage") or {}).get("cached_tokens") == 0:
             session.engine.reset_cache()  # the original evaluated its whole prompt: so does the re-run
 

@@ -1,4 +1,4 @@
-"""What decides a turn and what came back: `TurnRequest` and `Turn` (docs/ARCHITECTURE.md §3).
+"""What decides a turn and what came back: `TurnRequest` and `Turn` (docs/ARCHITECTURE.md §2.1).
 
 `Session.turn()` takes a `TurnRequest` and its `TurnDone` event carries a `Turn`. `Turn.to_dict()`
 is the turn object the CLI prints and the log stores; it carries the resolved request under

@@ -1,7 +1,7 @@
 """The log database schema, as an ordered list of small named migrations (sqlite-utils `Migrations`).
 
 Rules: a migration that has shipped is never edited or renamed; change the schema by appending a
-new one. Columns are only ever added (ARCHITECTURE §5 is a contract). The names recorded in
+new one. Columns are only ever added (docs/ARCHITECTURE.md §5 is a contract). The names recorded in
 `_sqlite_migrations` are how `Store.open` tells an older database (pending names) from a newer one
 (a recorded name this code does not know).
 """
@@ -23,7 +23,7 @@ def migration(fn):
 
 @migration
 def m001_initial(db: Database) -> None:
-    # The minimum tables of ARCHITECTURE §5.
+    # The minimum tables of docs/ARCHITECTURE.md §5.
     db["sessions"].create(
         {
             "id": str,

@@ -555,7 +555,13 @@ class Rerun:
         memory = turn.get("memory") or {}
         if "kept" in memory and "dropped" in memory:
             seen = sorted(set(memory["dropped"]) | set(memory["kept"]))
+            old, first = session.history, session.window.first
             session.history = [pool[i] for i in seen if i in pool]
+            # Same window boundary (a turn idx), in the history as the logged turn had it.
+            if first >= len(old):
+                session.window.first = sum(1 for p in session.history if old and p.idx <= old[-1].idx)
+            else:
+                session.window.first = sum(1 for p in session.history if p.idx < old[first].idx)
         if turn.get("rendered_prompt") and (turn.get("usage") or {}).get("cached_tokens") == 0:
             session.engine.reset_cache()  # the original evaluated its whole prompt: so does the re-run
 

@@ -130,6 +130,10 @@ class Session:
                 continue
             user = (t.get("memory") or {}).get("user_message") or t["prompt"]
             self.history.append(PastTurn(t["idx"], user, t["output"], self._turn_tokens(user, t["output"])))
+        # A reply generated again (Ctrl+R / Ctrl+E) replaced the one before it in memory.
+        idx_of = {t.get("turn_id"): t["idx"] for t in turns}
+        replaced = {idx_of[t["regenerated_from"]] for t in turns if t.get("regenerated_from") in idx_of}
+        self.history = [p for p in self.history if p.idx not in replaced]
         # The window continues where the newest conversation turn left it: the turns it had
         # dropped stay out, and the summary they were folded into comes back.
         memory = next((t.get("memory") for t in reversed(turns) if t.get("history") is not False

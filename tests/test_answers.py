@@ -8,7 +8,7 @@ from sandbox.core.answers import (
     DEFAULT_ANSWER_PATTERN, Vote, choices_pattern, extract, matches, normalise, normalise_number, vote,
 )
 
-MATH = r"(?i)answer\s*(?:is|:)\s*\$?(-?[\d,\.]+)"  # the pattern ARCHITECTURE §5 shows
+MATH = r"(?i)answer\s*(?:is|:)\s*\$?(-?[\d,\.]+)"  # the pattern docs/ARCHITECTURE.md §5 shows
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sandbox.core.compare import (CompareDone, StrategyEvent, StrategyFinished, StrategyStarted, compare,
+from sandbox.core.compare import (CompareDone, StrategyEvent, StrategyFinished, CompareStrategyStarted, compare,
                                   run_compare)
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import Token
@@ -43,7 +43,7 @@ def test_two_strategies_give_two_results_logged_as_one_compare_session(base, san
     params = base.defaults.with_(max_tokens=16, seed=11)
     events = list(compare(base, REVIEW, ["zero-shot", "few-shot"], template="sentiment", params=params))
     assert [type(e) for e in events if not isinstance(e, StrategyEvent)] == [
-        StrategyStarted, StrategyFinished, StrategyStarted, StrategyFinished, CompareDone]
+        CompareStrategyStarted, StrategyFinished, CompareStrategyStarted, StrategyFinished, CompareDone]
     assert any(isinstance(e, StrategyEvent) and isinstance(e.event, Token) for e in events), "tokens stream"
     results = events[-1].results
     assert [r.strategy for r in results] == ["zero-shot", "few-shot"]

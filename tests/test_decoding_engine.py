@@ -32,10 +32,11 @@ def session(engine):
 
 def turn_of(session, text, **kw):
     from sandbox.core.events import TurnDone
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
     params = kw.pop("params", SamplingParams(max_tokens=24, seed=3))
-    return next(e.turn for e in session.turn(text, TurnOptions(params=params, history=False, **kw)) if isinstance(e, TurnDone))
+    request = TurnRequest(text=text, params=params, history=False, **kw)
+    return next(e.turn.to_dict() for e in session.turn(request) if isinstance(e, TurnDone))  # the JSON contract
 
 
 # ---- logprobs and scoring -------------------------------------------------------------------------
@@ -170,17 +171,18 @@ def test_beam_turn_shows_the_beams_as_samples(session):
 
 def test_logprobs_are_withheld_when_the_output_guard_changed_the_reply():
     from sandbox.core.engine import SampleStats, TokenLogprob
-    from sandbox.core.session import Session, TurnOptions
+    from sandbox.core.session import Session
+    from sandbox.core.turn import Turn, TurnRequest
 
     raw = SampleStats(seed=1, text="mail jane@example.com", tokens=[1, 2],
                       logprobs=[TokenLogprob(1, "mail", -0.5, []), TokenLogprob(2, " jane@example.com", -1.5, [])])
-    turn = {"output": "mail <EMAIL_1>", "notes": [], "params": {}, "finish_reason": "stop"}
-    Session._decoding_fields(turn, TurnOptions(logprobs=2), raw)
-    assert turn["logprobs"] is None and "logprobs withheld" in turn["notes"][0]
-    assert turn["perplexity"] == pytest.approx(math.exp(1.0), abs=1e-4)  # rounded to 4 places
-    same = {"output": raw.text, "notes": [], "params": {}, "finish_reason": "stop"}
-    Session._decoding_fields(same, TurnOptions(logprobs=2), raw)
-    assert [x["text"] for x in same["logprobs"]] == ["mail", " jane@example.com"]
+    turn = Turn("s", "t", 0, "", "m", "zero-shot", output="mail <EMAIL_1>")
+    Session._decoding_fields(turn, TurnRequest(logprobs=2), raw)
+    assert turn.logprobs is None and "logprobs withheld" in turn.notes[0]
+    assert turn.perplexity == pytest.approx(math.exp(1.0), abs=1e-4)  # rounded to 4 places
+    same = Turn("s", "t", 0, "", "m", "zero-shot", output=raw.text)
+    Session._decoding_fields(same, TurnRequest(logprobs=2), raw)
+    assert [x["text"] for x in same.to_dict()["logprobs"]] == ["mail", " jane@example.com"]
 
 
 def test_constrain_to_the_templates_own_format(engine):

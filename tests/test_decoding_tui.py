@@ -69,7 +69,7 @@ async def test_heatmap_shows_reply_tokens_and_their_alternatives():
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.main.busy is None and app.main.view and app.main.view.turn, what="the turn")
         turn = app.main.view.turn
-        assert len(turn["logprobs"]) == turn["usage"]["completion_tokens"] and turn["perplexity"] >= 1
+        assert len(turn.logprobs) == turn.usage.completion_tokens and turn.perplexity >= 1
         await wait_for(pilot, lambda: app.screen.query(LogprobView), what="the heatmap")
         view = app.screen.query_one(LogprobView)
         view.heatmap.focus()

@@ -9,7 +9,7 @@ from sandbox.core.errors import SandboxError
 from sandbox.core.memory import SlidingWindow, WindowSettings
 from sandbox.core.templates import Example
 from sandbox.core.tokens import encoding
-from sandbox.core.tokens.pieces import Piece, piece_of, pieces
+from sandbox.core.tokens.pieces import TokenPiece, piece_of, pieces
 
 
 def test_a_windows_gauge_is_its_parts_against_n_ctx():
@@ -22,8 +22,8 @@ def test_a_windows_gauge_is_its_parts_against_n_ctx():
 
 
 def test_pieces_show_each_tokens_text_and_bytes_of_partial_characters():
-    assert piece_of(7, b" the") == Piece(7, " the")
-    assert piece_of(8, b"\xe4\xbd") == Piece(8, "‹e4 bd›", partial=True)
+    assert piece_of(7, b" the") == TokenPiece(7, " the")
+    assert piece_of(8, b"\xe4\xbd") == TokenPiece(8, "‹e4 bd›", partial=True)
     enc = encoding("cl100k_base")
     shown, total = pieces(enc, "Unfamiliarization")
     assert total == len(shown) >= 3
@@ -45,9 +45,9 @@ def session(engine):
 
 def opts(**kw):
     from sandbox.core.sampling import SamplingParams
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
-    return TurnOptions(params=SamplingParams(max_tokens=64, seed=1), **kw)
+    return TurnRequest(params=SamplingParams(max_tokens=64, seed=1), **kw)
 
 
 @pytest.mark.model
@@ -70,7 +70,7 @@ def test_window_settings_apply_validated_and_choose_the_window_afresh(session):
         session.set_window_settings(WindowSettings(mode="turns", last_k=0))
     assert session.window.first == 3, "a refused setting changes nothing"
     session.set_window_settings(WindowSettings(mode="turns", last_k=2))
-    prep = session.prepare("next", opts())
+    prep = session.prepare(opts(text="next"))
     assert [session.history[i].idx for i in prep.window.kept] == [2, 3]
     memory = session.memory_of(prep)
     assert memory["kept"] == [2, 3] and memory["dropped"] == [0, 1]
@@ -80,7 +80,7 @@ def test_window_settings_apply_validated_and_choose_the_window_afresh(session):
     session.set_window_settings(WindowSettings(mode="turns", last_k=2))
     assert session.window is same, "the same settings keep the window (and its cache-friendly start)"
     session.set_window_settings(WindowSettings(mode="tokens", reserve_output=100))
-    prep = session.prepare("next", opts())
+    prep = session.prepare(opts(text="next"))
     assert prep.window.kept == [0, 1, 2, 3] and prep.window.reserve_output == 100
 
 
@@ -89,7 +89,7 @@ def test_an_empty_input_still_has_a_window_and_a_gauge(session):
     from sandbox.core.session import PastTurn
 
     with pytest.raises(SandboxError, match="empty"):
-        session.prepare("  ", opts())
+        session.prepare(opts(text="  "))
     session.history = [PastTurn(0, "hi", "hello", 12)]
     prep = session.prepare_empty(opts(system="You are terse."))
     g = prep.window.gauge()

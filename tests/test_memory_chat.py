@@ -7,16 +7,17 @@ import pytest
 from sandbox.core.errors import SandboxError
 from sandbox.core.memory import WindowSettings
 from sandbox.core.sampling import SamplingParams
-from sandbox.core.session import Session, TurnOptions
+from sandbox.core.session import Session
+from sandbox.core.turn import TurnRequest
 
 
 def chat(session, lines, max_tokens=12, seed=1):
     turns = []
     for i, line in enumerate(lines):
-        opts = TurnOptions(params=SamplingParams(max_tokens=max_tokens, seed=seed + i))
-        for ev in session.turn(line, opts):
+        request = TurnRequest(text=line, params=SamplingParams(max_tokens=max_tokens, seed=seed + i))
+        for ev in session.turn(request):
             pass
-        turns.append(ev.turn)
+        turns.append(ev.turn.to_dict())
     return turns
 
 
@@ -58,7 +59,7 @@ def test_a_prompt_too_large_for_an_empty_window_is_refused_before_generation():
     session = Session.open(n_ctx=256, log=False)
     try:
         with pytest.raises(SandboxError, match="over the 256-token context"):
-            for _ in session.turn("word " * 400, TurnOptions(params=SamplingParams(max_tokens=16, seed=1))):
+            for _ in session.turn(TurnRequest(text="word " * 400, params=SamplingParams(max_tokens=16, seed=1))):
                 pass
         # and the chat keeps working
         ok = chat(session, ["Hi"], max_tokens=4)

@@ -4,14 +4,15 @@ import pytest
 
 from sandbox.core.errors import SandboxError
 from sandbox.core.sampling import SamplingParams
-from sandbox.core.session import Session, TurnOptions
+from sandbox.core.session import Session
+from sandbox.core.turn import TurnRequest
 from sandbox.tui.app import make_app
 
 
 def last(events):
     for ev in events:
         pass
-    return ev.turn
+    return ev.turn.to_dict()
 
 
 def test_same_seed_is_identical_and_a_new_seed_differs(sandbox_home):
@@ -19,9 +20,9 @@ def test_same_seed_is_identical_and_a_new_seed_differs(sandbox_home):
     try:
         with pytest.raises(SandboxError, match="send a prompt first"):
             last(s.regenerate())
-        opts = TurnOptions(params=SamplingParams(max_tokens=24, seed=5, temperature=0.9))
-        last(s.turn("Tell me about owls.", opts))
-        original = last(s.turn("And about cats?", opts))
+        opts = TurnRequest(params=SamplingParams(max_tokens=24, seed=5, temperature=0.9))
+        last(s.turn(opts.replace(text="Tell me about owls.")))
+        original = last(s.turn(opts.replace(text="And about cats?")))
         again = last(s.regenerate())
         assert again["rendered_prompt"] == original["rendered_prompt"]
         assert again["identical_to_original"] and again["same_seed"] and again["regenerated_from"] == original["turn_id"]
@@ -50,7 +51,7 @@ async def test_ctrl_r_in_the_tui_reports_an_identical_reply(sandbox_home):
             assert time.monotonic() - t0 < 120
             await pilot.pause(0.1)
         await pilot.press("ctrl+r")
-        while not (app.session.last and "identical_to_original" in app.session.last[1]):
+        while not (app.session.last and app.session.last.regenerated_from is not None):
             assert time.monotonic() - t0 < 180
             await pilot.pause(0.1)
-        assert app.session.last[1]["identical_to_original"] is True
+        assert app.session.last.identical_to_original is True

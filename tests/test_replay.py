@@ -26,13 +26,14 @@ N_CTX = 1024
 
 def make_session(texts=TEXTS, *, first_ignores_eos: bool = True) -> str:
     """A logged session made through Session, as the CLI and the TUI make them."""
-    from sandbox.core.session import Session, TurnOptions
+    from sandbox.core.session import Session
+    from sandbox.core.turn import TurnRequest
 
     s = Session.open(n_ctx=N_CTX)
     try:
         for i, text in enumerate(texts):
             params = s.defaults.with_(temperature=0.8, seed=100 + i, max_tokens=MAX_TOKENS)
-            for _ in s.turn(text, TurnOptions(params=params, ignore_eos=first_ignores_eos and i == 0)):
+            for _ in s.turn(TurnRequest(text=text, params=params, ignore_eos=first_ignores_eos and i == 0)):
                 pass
     finally:
         s.close()

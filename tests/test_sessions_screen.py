@@ -19,13 +19,14 @@ SIZE = (140, 42)
 
 
 def make_session(texts=TEXTS) -> str:
-    from sandbox.core.session import Session, TurnOptions
+    from sandbox.core.session import Session
+    from sandbox.core.turn import TurnRequest
 
     s = Session.open(n_ctx=1024)
     try:
         for i, text in enumerate(texts):
             params = s.defaults.with_(temperature=0.8, seed=100 + i, max_tokens=16)
-            for _ in s.turn(text, TurnOptions(params=params)):
+            for _ in s.turn(TurnRequest(text=text, params=params)):
                 pass
     finally:
         s.close()
@@ -158,11 +159,12 @@ async def test_f7_opens_sessions_from_the_real_app(sandbox_home):
 async def test_continue_a_logged_session_from_the_replay_screen(sandbox_home):
     """Resume: a logged session continues on the loaded model; the model sees its earlier turns."""
     from sandbox.core.sampling import SamplingParams
-    from sandbox.core.session import Session, TurnOptions
+    from sandbox.core.session import Session
+    from sandbox.core.turn import TurnRequest
     from sandbox.tui.app import make_app
 
     first = Session.open(log=True)
-    for _ in first.turn("Remember the word marmalade.", TurnOptions(params=SamplingParams(max_tokens=6, seed=1))):
+    for _ in first.turn(TurnRequest(text="Remember the word marmalade.", params=SamplingParams(max_tokens=6, seed=1))):
         pass
     logged_id = first.id
     first.close()

@@ -38,7 +38,7 @@ EXPECTED_COLUMNS = {
         "params_json": str, "memory_json": str, "prompt_tokens": int, "cached_tokens": int,
         "completion_tokens": int, "ttft_ms": float, "total_ms": float, "tokens_per_s": float, "cost_json": str,
         "finish_reason": str, "blocked": int, "system": str, "guard_json": str, "load_ms": float, "seed": int,
-        "model": str, "extra_json": str,
+        "model": str, "extra_json": str, "request_json": str,
     },
     "samples": {
         "id": int, "turn_id": str, "idx": int, "seed": int, "output": str, "answer": str,
@@ -118,7 +118,7 @@ def test_the_v1_fixture_migrates_forward_without_loss(tmp_path):
         Store.open(path, readonly=True)
 
     with Store.open(path) as s:
-        assert s.migrated == ["m003_run_metadata"]
+        assert s.migrated == ["m003_run_metadata", "m004_turn_request"]
         db = s.db
         for table, columns in EXPECTED_COLUMNS.items():
             assert db[table].columns_dict == columns, table

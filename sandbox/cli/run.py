@@ -14,7 +14,7 @@ BLOCKED_EXIT = 3
 
 def _add_turn_args(p: argparse.ArgumentParser) -> None:
     add_model_args(p)
-    p.add_argument("--json", action="store_true", help="print the turn object (ARCHITECTURE §6) instead of text")
+    p.add_argument("--json", action="store_true", help="print the turn object (docs/ARCHITECTURE.md §6) instead of text")
     p.add_argument("--strategy", choices=STRATEGIES, default="zero-shot")
     p.add_argument("--template", metavar="NAME|PATH", help="a prompt template from prompts/ (see `sandbox templates list`)")
     p.add_argument("--samples", type=flag("samples"), metavar="N", help="self-consistency: number of samples (default 5)")
@@ -72,9 +72,10 @@ def _open_session(args):
 
 
 def _options(args, session):
+    """The turn request the flags describe (its text is filled in per turn)."""
     from sandbox.core import constraints
     from sandbox.core.errors import SandboxError
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
     params = session.defaults.with_(**sampling_overrides(args)).validated()
     off = frozenset(c.strip() for c in args.guards_off.split(",") if c.strip())
@@ -87,21 +88,21 @@ def _options(args, session):
         if not args.template:
             raise SandboxError("--constrain needs --template: it constrains the reply to the template's output format")
         constraint = constraints.from_template(session.engine, templates.load(args.template), args.strategy)
-    return TurnOptions(strategy=args.strategy, template=args.template, samples=args.samples, system=args.system,
+    return TurnRequest(strategy=args.strategy, template=args.template, samples=args.samples, system=args.system,
                        params=params, ignore_eos=args.ignore_eos, guards_off=off, logprobs=args.logprobs,
                        grammar=constraint.grammar if constraint else None,
-                       json_schema=constraint.schema if constraint else None,
+                       json_schema=constraint.schema if constraint else None, constrain=args.constrain,
                        beams=args.beams, length_penalty=args.length_penalty)
 
 
-def _one_turn(session, text, opts, as_json: bool) -> dict:
+def _one_turn(session, request, as_json: bool):
     from sandbox.core.events import Blocked, SampleDone, Token, TurnDone, TurnStarted
 
     cancel = threading.Event()
     turn = None
     n_samples = 1
     with ctrl_c_cancels(cancel):
-        for ev in session.turn(text, opts, cancel=cancel):
+        for ev in session.turn(request, cancel=cancel):
             if as_json:
                 if isinstance(ev, TurnDone):
                     turn = ev.turn
@@ -121,16 +122,16 @@ def _one_turn(session, text, opts, as_json: bool) -> dict:
             elif isinstance(ev, TurnDone):
                 turn = ev.turn
     if as_json:
-        print_json(turn)
+        print_json(turn.to_dict())
     else:
-        if n_samples == 1 and turn["output"] and not turn["blocked"]:
+        if n_samples == 1 and turn.output and not turn.blocked:
             sys.stdout.write("\n")
         elif n_samples > 1:
             print(vote_line(turn))
-        for i, beam in enumerate(turn["samples"][1:] if turn["params"].get("decoding") == "beam" else [], start=2):
-            print(f"--- beam {i} (score {beam['score']}, {beam['finish_reason']}): {beam['output'].strip()}", file=sys.stderr)
-        if turn.get("constraint") and turn["finish_reason"] == "length":
-            print(f"sandbox: {turn['notes'][-1]}", file=sys.stderr)
+        for i, beam in enumerate(turn.samples[1:] if turn.beam_search else [], start=2):
+            print(f"--- beam {i} (score {beam.score}, {beam.finish_reason}): {beam.output.strip()}", file=sys.stderr)
+        if turn.constraint and turn.finish_reason == "length":
+            print(f"sandbox: {turn.notes[-1]}", file=sys.stderr)
         print(badge(turn), file=sys.stderr)
     return turn
 
@@ -141,27 +142,27 @@ def session_notes(ev) -> list[str]:
     return out + [f"[note: {n}]" for n in ev.notes]
 
 
-def vote_line(turn: dict) -> str:
-    v = turn.get("vote") or {}
+def vote_line(turn) -> str:
+    v = turn.vote or {}
     counts = ", ".join(f"{a} x{n}" for a, n in (v.get("counts") or {}).items()) or "no answers"
-    winner = turn["answer"] if turn["answer"] is not None else "no answer"
+    winner = turn.answer if turn.answer is not None else "no answer"
     tie = f" (tie between {', '.join(map(str, v['tied']))}: the first seen wins)" if v.get("tie") else ""
     agreement = f", agreement {v['agreement']:.0%}" if v.get("agreement") is not None else ""
     return f"--- votes: {counts}{tie} -> answer: {winner}{agreement}"
 
 
-def badge(turn: dict) -> str:
+def badge(turn) -> str:
     from sandbox.core import numbers
 
-    u, t = turn["usage"], turn["timings"]
-    parts = [turn["model"], turn["strategy"],
-             f"{numbers.count(u['prompt_tokens'])}+{numbers.count(u['completion_tokens'])} tokens "
-             f"({numbers.count(u['cached_tokens'])} cached)",
-             numbers.rate(t["tokens_per_s"]), turn["finish_reason"], f"session {turn['session_id'][:8]}"]
-    if turn.get("perplexity") is not None:
-        parts.insert(4, f"perplexity {turn['perplexity']:.2f}")
-    if turn["params"].get("decoding") == "beam":
-        parts.insert(1, f"beam search ×{turn['params']['beams']}")
+    u, t = turn.usage, turn.timings
+    parts = [turn.model, turn.strategy,
+             f"{numbers.count(u.prompt_tokens)}+{numbers.count(u.completion_tokens)} tokens "
+             f"({numbers.count(u.cached_tokens)} cached)",
+             numbers.rate(t.tokens_per_s), turn.finish_reason, f"session {turn.session_id[:8]}"]
+    if turn.perplexity:
+        parts.insert(4, f"perplexity {turn.perplexity:.2f}")
+    if turn.beam_search:
+        parts.insert(1, f"beam search ×{turn.params['beams']}")
     return "[" + " · ".join(str(p) for p in parts) + "]"
 
 
@@ -173,10 +174,10 @@ def run(args) -> int:
         raise SandboxError("the prompt is empty; pass some text (or '-' to read stdin)")
     session = _open_session(args)
     try:
-        turn = _one_turn(session, text, _options(args, session), args.json)
+        turn = _one_turn(session, _options(args, session).replace(text=text), args.json)
     finally:
         session.close()
-    return BLOCKED_EXIT if turn["blocked"] else 0
+    return BLOCKED_EXIT if turn.blocked else 0
 
 
 def chat(args) -> int:
@@ -189,11 +190,11 @@ def chat(args) -> int:
                 continue
             if not args.json:
                 print(f"> {line}")
-            opts_i = opts
+            request = opts.replace(text=line)
             if opts.params.seed is not None and session.next_idx:
                 # One --seed seeds the session; each turn gets its own derived seed.
-                opts_i = type(opts)(**{**vars(opts), "params": opts.params.with_(seed=opts.params.seed + 1000 * session.next_idx)})
-            _one_turn(session, line, opts_i, args.json)
+                request = request.replace(params=opts.params.with_(seed=opts.params.seed + 1000 * session.next_idx))
+            _one_turn(session, request, args.json)
     finally:
         session.close()
     return 0

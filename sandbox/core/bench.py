@@ -93,15 +93,16 @@ def tui_script(turns: int) -> list[str]:
     return [f"Write a detailed story about a lighthouse keeper number {n}." for n in range(1, turns + 1)]
 
 
-def turn_options(n_tokens: int, seed: int):
+def turn_options(n_tokens: int, seed: int, text: str = ""):
     """What both paths send each turn: zero-shot, exactly `n_tokens` tokens, a fixed seed."""
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
-    return TurnOptions(params=SamplingParams().with_(max_tokens=n_tokens, seed=seed), ignore_eos=True)
+    return TurnRequest(text=text, params=SamplingParams().with_(max_tokens=n_tokens, seed=seed), ignore_eos=True)
 
 
-def turn_speed(turn: dict) -> dict:
-    """The two numbers compared, from a logged turn object."""
+def turn_speed(turn) -> dict:
+    """The two numbers compared, from a turn (a Turn or its turn object)."""
+    turn = turn.to_dict() if hasattr(turn, "to_dict") else turn
     return {"tps": turn["timings"]["tokens_per_s"], "ttft_ms": turn["timings"]["ttft_ms"],
             "completion_tokens": turn["usage"]["completion_tokens"], "cached_tokens": turn["usage"]["cached_tokens"]}
 
@@ -120,7 +121,7 @@ class HeadlessTurns:
         from sandbox.core.events import TurnDone
 
         turn = None
-        for ev in self.session.turn(text, turn_options(self.n_tokens, self.seed + i)):
+        for ev in self.session.turn(turn_options(self.n_tokens, self.seed + i, text)):
             if isinstance(ev, TurnDone):
                 turn = ev.turn
         return turn_speed(turn)

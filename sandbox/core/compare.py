@@ -2,7 +2,7 @@
 stateless turns (`history=False`) of one "compare" session. Every strategy gets the same seed,
 so the prompt is the only thing that differs.
 
-`compare()` yields `StrategyStarted`, then that strategy's own turn events wrapped in
+`compare()` yields `CompareStrategyStarted`, then that strategy's own turn events wrapped in
 `StrategyEvent` (tokens stream as they decode), then `StrategyFinished` with its `CompareResult`,
 for each strategy in turn; finally `CompareDone` with the result list.
 """
@@ -18,6 +18,7 @@ from sandbox.core.errors import SandboxError
 from sandbox.core.events import Event, TurnDone
 from sandbox.core.sampling import LIMITS, SamplingParams
 from sandbox.core.strategies import STRATEGIES
+from sandbox.core.turn import Turn, TurnRequest
 
 
 @dataclass
@@ -48,15 +49,15 @@ class CompareResult:
         return (self.cost.get(self.cost_model) or {}).get("usd")
 
     @classmethod
-    def from_turn(cls, turn: dict, cost_model: str | None, extracts: bool = True) -> "CompareResult":
-        u, t = turn["usage"], turn["timings"]
+    def from_turn(cls, turn: Turn, cost_model: str | None, extracts: bool = True) -> "CompareResult":
+        u, t = turn.usage, turn.timings
         return cls(
-            strategy=turn["strategy"], turn_id=turn["turn_id"], output=turn["output"], answer=turn["answer"],
-            votes=turn.get("votes"), vote=turn.get("vote"), samples=max(1, len(turn.get("samples") or [])),
-            prompt_tokens=u["prompt_tokens"], cached_tokens=u["cached_tokens"], completion_tokens=u["completion_tokens"],
-            ms=t["total_ms"], ttft_ms=t["ttft_ms"], tokens_per_s=t["tokens_per_s"], cost=turn.get("cost") or {},
-            cost_model=cost_model, finish_reason=turn["finish_reason"], blocked=bool(turn["blocked"]),
-            seed=turn.get("seed"), extracts=extracts,
+            strategy=turn.strategy, turn_id=turn.turn_id, output=turn.output, answer=turn.answer,
+            votes=turn.votes, vote=turn.vote, samples=max(1, len(turn.samples)),
+            prompt_tokens=u.prompt_tokens, cached_tokens=u.cached_tokens, completion_tokens=u.completion_tokens,
+            ms=t.total_ms, ttft_ms=t.ttft_ms, tokens_per_s=t.tokens_per_s, cost=turn.cost,
+            cost_model=cost_model, finish_reason=turn.finish_reason, blocked=turn.blocked,
+            seed=turn.seed, extracts=extracts,
         )
 
     def to_dict(self) -> dict:
@@ -66,7 +67,7 @@ class CompareResult:
 
 
 @dataclass
-class StrategyStarted:
+class CompareStrategyStarted:
     index: int  # position in the requested strategy list
     strategy: str
 
@@ -84,7 +85,7 @@ class StrategyEvent:
 class StrategyFinished:
     index: int
     result: CompareResult
-    turn: dict  # the logged turn object (ARCHITECTURE §6)
+    turn: Turn  # the logged turn
 
 
 @dataclass
@@ -94,17 +95,12 @@ class CompareDone:
     cancelled: bool = False
 
 
-CompareEvent = StrategyStarted | StrategyEvent | StrategyFinished | CompareDone
+CompareEvent = CompareStrategyStarted | StrategyEvent | StrategyFinished | CompareDone
 
 
 def compare_session(base, title: str = "compare"):
     """A new log session on `base`'s loaded model (engine, log, guard policy shared), for compare turns."""
-    from sandbox.core.session import Session
-
-    s = Session(engine=base.engine, spec=base.spec, registry=base.registry, store=base.store,
-                window=base.window.settings, policy=base.policy)
-    s.title = title
-    return s
+    return base.derive(title=title)
 
 
 def compare(base, text: str, strategies: Sequence[str], *, template: str | None = None,
@@ -115,8 +111,6 @@ def compare(base, text: str, strategies: Sequence[str], *, template: str | None 
     Turns are logged into `into` (a session from `compare_session()`, reused across runs by the
     TUI) or, by default, into a new compare session titled after the text. Every strategy's prompt
     is rendered and checked before the first generation, so a bad request logs nothing."""
-    from sandbox.core.session import TurnOptions
-
     names = list(dict.fromkeys(strategies))
     if not names:
         raise SandboxError(f"pick at least one strategy to compare ({', '.join(STRATEGIES)})")
@@ -124,10 +118,10 @@ def compare(base, text: str, strategies: Sequence[str], *, template: str | None 
     if params.seed is None:  # one seed for all: the strategies differ only in their prompts
         params = params.with_(seed=random.randrange(LIMITS["seed"][1] - 64))
     session = into or compare_session(base, f"compare · {' '.join(text.split())}")
-    options = [TurnOptions(strategy=name, template=template, samples=samples, params=params, history=False)
+    options = [TurnRequest(text=text, strategy=name, template=template, samples=samples, params=params, history=False)
                for name in names]
     # Unknown strategy, few-shot without examples, a prompt too long: all refused before any work.
-    extracts = [session.prepare(text, opts).rendered.extracts for opts in options]
+    extracts = [session.prepare(opts).rendered.extracts for opts in options]
 
     cost_model = next(iter(base.prices.prices), None)
     results: list[CompareResult] = []
@@ -136,9 +130,9 @@ def compare(base, text: str, strategies: Sequence[str], *, template: str | None 
         if cancel is not None and cancel.is_set():
             cancelled = True
             break
-        yield StrategyStarted(i, opts.strategy)
+        yield CompareStrategyStarted(i, opts.strategy)
         turn = None
-        for ev in session.turn(text, opts, cancel=cancel):
+        for ev in session.turn(opts, cancel=cancel):
             if isinstance(ev, TurnDone):
                 turn = ev.turn
             else:

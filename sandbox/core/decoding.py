@@ -248,16 +248,16 @@ def score_summary(token_logprobs: Sequence[float], tokens_text: Sequence[str],
 # ---- one position of a logged reply -------------------------------------------------------------
 
 
-def reply_position(engine, turn: dict, index: int) -> Distribution:
+def reply_position(engine, turn, index: int) -> Distribution:
     """The distribution reply token `index` of `turn` (generated with logprobs) was drawn from:
     prompt + the reply tokens before it, re-decoded on `engine` (the KV prefix is reused), through
     the turn's own sampling parameters. A grammar, if the turn had one, is not part of this view."""
-    reply = [int(x["token"]) for x in turn.get("logprobs") or []]
+    reply = [int(x["token"]) for x in turn.logprobs or []]
     if not 0 <= index < len(reply):
         raise IndexError(index)
-    prompt = engine.tokenize(turn["rendered_prompt"])
+    prompt = engine.tokenize(turn.rendered_prompt)
     logits = engine.next_token_logits(prompt + reply[:index])
-    return distribution(logits, SamplingParams.from_dict(turn["params"]), recent=reply[:index])
+    return distribution(logits, SamplingParams.from_dict(turn.params), recent=reply[:index])
 
 
 def describe(dist: Distribution, tokens: Sequence[int]) -> list[dict]:

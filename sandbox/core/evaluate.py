@@ -200,7 +200,7 @@ class EvalReport:
     cancelled: bool = False
 
     def to_dict(self) -> dict:
-        """`eval --json` (ARCHITECTURE §6): template, n, and one entry per strategy."""
+        """`eval --json` (docs/ARCHITECTURE.md §6): template, n, and one entry per strategy."""
         return {"template": self.template, "n": self.n,
                 "results": {name: r.to_dict() for name, r in self.results.items()}}
 
@@ -218,21 +218,14 @@ EvalEvent = StrategyStarted | RowDone | StrategyDone | EvalDone
 
 def _sessions(plan: EvalPlan, base) -> dict:
     """One logged session per strategy, all on the base session's loaded engine."""
-    from sandbox.core.session import Session
-
-    out = {}
-    for name in plan.strategies:
-        s = Session(engine=base.engine, spec=base.spec, registry=base.registry, store=base.store,
-                    window=base.window.settings, policy=base.policy)
-        s.title = f"eval {plan.template.name} · {name}"
-        out[name] = s
-    return out
+    return {name: base.derive(title=f"eval {plan.template.name} · {name}") for name in plan.strategies}
 
 
 def _options(plan: EvalPlan, strategy: str, defaults: SamplingParams, i: int):
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
-    return TurnOptions(strategy=strategy, template=str(plan.template.path) if plan.template.path else plan.template.name,
+    return TurnRequest(text=plan.rows[i].input, strategy=strategy,
+                       template=str(plan.template.path) if plan.template.path else plan.template.name,
                        samples=plan.samples if strategy == "self-consistency" else None,
                        params=plan.params(strategy, defaults, i), history=False)
 
@@ -247,7 +240,7 @@ def run(plan: EvalPlan, base, cancel: threading.Event | None = None) -> Iterator
     for name, s in sessions.items():
         for i, row in enumerate(plan.rows):
             try:
-                s.prepare(row.input, _options(plan, name, base.defaults, i))
+                s.prepare(_options(plan, name, base.defaults, i))
             except SandboxError as e:
                 raise SandboxError(f"{plan.data_path} line {row.line} ({name}): {e}") from None
 
@@ -265,24 +258,24 @@ def run(plan: EvalPlan, base, cancel: threading.Event | None = None) -> Iterator
                 cancelled = True
                 break
             turn = None
-            for ev in s.turn(row.input, _options(plan, name, base.defaults, i), cancel=cancel):
+            for ev in s.turn(_options(plan, name, base.defaults, i), cancel=cancel):
                 if isinstance(ev, TurnDone):
                     turn = ev.turn
-            if turn["finish_reason"] == "cancelled":
+            if turn.finish_reason == "cancelled":
                 cancelled = True
                 break
-            correct = answers.matches(turn["answer"], row.expected, choices)
+            correct = answers.matches(turn.answer, row.expected, choices)
             r.n += 1
             r.correct += correct
-            r.no_answer += turn["answer"] is None
-            r.blocked += bool(turn["blocked"])
-            r.truncated += any(smp.get("finish_reason") == "length" for smp in turn["samples"])
-            r.total_ms += turn["timings"]["total_ms"]
-            r.prompt_tokens += turn["usage"]["prompt_tokens"]
-            r.completion_tokens += turn["usage"]["completion_tokens"]
-            costs.append(turn["cost"])
-            yield RowDone(name, i + 1, plan.n, row.line, row.expected, turn["answer"], correct,
-                          turn["timings"]["total_ms"], turn["turn_id"], turn["finish_reason"])
+            r.no_answer += turn.answer is None
+            r.blocked += bool(turn.blocked)
+            r.truncated += any(smp.finish_reason == "length" for smp in turn.samples)
+            r.total_ms += turn.timings.total_ms
+            r.prompt_tokens += turn.usage.prompt_tokens
+            r.completion_tokens += turn.usage.completion_tokens
+            costs.append(turn.cost)
+            yield RowDone(name, i + 1, plan.n, row.line, row.expected, turn.answer, correct,
+                          turn.timings.total_ms, turn.turn_id, turn.finish_reason)
         r.cost = base.prices.total(costs)
         r.cancelled = cancelled
         yield StrategyDone(r)

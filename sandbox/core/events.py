@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sandbox.core.turn import Turn
 
 
 @dataclass
@@ -55,9 +58,9 @@ class Blocked:
 
 @dataclass
 class TurnDone:
-    """The finished turn: `turn` is the turn object of ARCHITECTURE §6 (also what was logged)."""
+    """The finished turn (what was logged is `turn.to_dict()`, docs/ARCHITECTURE.md §6)."""
 
-    turn: dict[str, Any]
+    turn: "Turn"
 
 
 Event = TurnStarted | Token | SampleDone | GuardFindings | Blocked | TurnDone

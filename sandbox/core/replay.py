@@ -1,14 +1,16 @@
 """Replay and re-run logged sessions.
 
 - `load(id)` reads a session as it was logged (read-only, no model) with a step-through cursor.
-- `rerun(id)` regenerates its turns in order, with the logged strategy, template, system prompt,
-  params, seeds, memory window and guard settings, in a new logged session whose `parent_id` is the
+- `rerun(id)` regenerates its turns in order, each from its logged `TurnRequest` (everything that
+  decided it: strategy, template, examples, params, seeds, memory, guards, grammar, schema, beams,
+  logprobs...) plus the user's overrides, in a new logged session whose `parent_id` is the
   original, and compares each output with the logged one. With the same model file, the same
-  llama-cpp-python and no overrides an exact reproduction is expected: a mismatch says so.
+  llama-cpp-python and no overrides an exact reproduction is expected: a mismatch says so. Turns
+  logged before requests were stored are rebuilt from their result, as before, and say so.
 - `list_sessions()` is the Sessions screen's list (search, filters, cost).
 
 Headless: no Textual here. The CLI (`sandbox replay`) and the TUI (Sessions screen) both call this
-module; `TurnView.sections()` is the one way a logged turn is written out for people.
+module; `LoggedTurn.sections()` is the one way a logged turn is written out for people.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Any, Iterator
 from sandbox.core import numbers, paths
 from sandbox.core.errors import SandboxError
 from sandbox.core.sampling import SamplingParams
-from sandbox.core.templates import Example
 from sandbox.core.store import Store, new_id
+from sandbox.core.turn import TurnRequest, reconstructed_request, request_differences
 
 SAMPLING_KEYS = tuple(f.name for f in fields(SamplingParams))
 TURN_KEYS = ("strategy", "samples")
@@ -41,8 +43,9 @@ def _read_store() -> Store:
     return Store.open(path, readonly=True)
 
 
-class TurnView:
-    """One logged turn, exactly as it was logged (`data` is the turn object of ARCHITECTURE §6)."""
+class LoggedTurn:
+    """One logged turn, exactly as it was logged (`data` is the turn object of docs/ARCHITECTURE.md §6,
+    possibly from an older or newer sandbox: read with defaults)."""
 
     def __init__(self, data: dict):
         self.data = data
@@ -212,7 +215,7 @@ class Replay:
 
     def __init__(self, session: dict, turns: list[dict]):
         self.session = session
-        self.turns = [TurnView(t) for t in turns]
+        self.turns = [LoggedTurn(t) for t in turns]
         self.position = 0
 
     @property
@@ -220,19 +223,19 @@ class Replay:
         return self.session["session_id"]
 
     @property
-    def current(self) -> TurnView | None:
+    def current(self) -> LoggedTurn | None:
         return self.turns[self.position] if self.turns else None
 
-    def next(self) -> TurnView | None:
+    def next(self) -> LoggedTurn | None:
         """Move to the next turn (stays on the last one)."""
         self.position = min(self.position + 1, max(len(self.turns) - 1, 0))
         return self.current
 
-    def prev(self) -> TurnView | None:
+    def prev(self) -> LoggedTurn | None:
         self.position = max(self.position - 1, 0)
         return self.current
 
-    def go(self, position: int) -> TurnView | None:
+    def go(self, position: int) -> LoggedTurn | None:
         self.position = max(0, min(position, len(self.turns) - 1)) if self.turns else 0
         return self.current
 
@@ -421,19 +424,20 @@ class Rerun:
         if logged_llama and logged_llama != current_llama:
             warnings.append(f"llama-cpp-python is {current_llama}, the session was logged with {logged_llama}; "
                             "identical output is not expected")
-        expected = not warnings and not self.overrides
+        requests, notes, stale = self._requests(logged)
+        expected = not warnings and not self.overrides and not stale
+        warnings += notes
 
         rerun_id = new_id()
         skipped: list[dict] = []
         results: list[dict] = []
         yield RerunStarted(orig_id, rerun_id, spec.name, len(logged), list(warnings), expected, dict(self.overrides))
 
-        session_obj = self._open_session(spec, registry, session, settings, rerun_id)
+        session_obj = self._open_session(spec, session, settings, rerun_id)
         cancelled = False
         try:
-            remembered = _remembered_later(logged)
             pool: dict[int, Any] = {}  # idx -> the re-run's own PastTurn, for later windows
-            for turn in logged:
+            for turn, logged_request in zip(logged, requests):
                 idx = turn["idx"]
                 if turn.get("finish_reason") == "cancelled":
                     reason = "cancelled in the original session, so there is no complete output to compare"
@@ -443,19 +447,23 @@ class Rerun:
                 if self.cancel.is_set():
                     cancelled = True
                     break
-                opts, text = self._options(turn, remembered)
+                request = self._with_overrides(logged_request, idx)
+                if request.memory is not None:
+                    session_obj.set_window_settings(request.memory)
                 self._set_memory(session_obj, turn, pool)
                 new_turn, error = None, None
                 try:
-                    for event in session_obj.turn(text, opts, cancel=self.cancel):
+                    _check_constraint(session_obj.engine, request, idx)
+                    for event in session_obj.turn(request, cancel=self.cancel):
                         if type(event).__name__ == "TurnDone":
-                            new_turn = event.turn
+                            new_turn = event.turn.to_dict()
                         yield event
                 except SandboxError as e:
-                    error = str(e)
+                    error = str(e) if str(e).startswith(f"turn {idx} ") else f"turn {idx}: {e}"
                 for past in session_obj.history:
                     pool[past.idx] = past
-                result = compare(turn, new_turn, error=error, expected=expected, orig_id=orig_id, rerun_id=rerun_id)
+                result = compare(turn, new_turn, error=error, expected=expected, orig_id=orig_id, rerun_id=rerun_id,
+                                 before_request=logged_request.to_dict())
                 results.append(result)
                 yield TurnCompared(result)
                 if new_turn is not None and new_turn.get("finish_reason") == "cancelled":
@@ -481,8 +489,7 @@ class Rerun:
         }
         yield RerunDone(self.result)
 
-    def _open_session(self, spec, registry, session: dict, settings: dict, rerun_id: str):
-        from sandbox.core.engine import Engine
+    def _open_session(self, spec, session: dict, settings: dict, rerun_id: str):
         from sandbox.core.memory import WindowSettings
         from sandbox.core.session import Session
 
@@ -490,55 +497,71 @@ class Rerun:
         memory = settings.get("memory") or {}
         known = {f.name for f in fields(WindowSettings)}
         window = WindowSettings(**{k: v for k, v in memory.items() if k in known})
-        engine = Engine.load(spec.local_path(), n_ctx=n_ctx, gpu_layers=spec.gpu_layers)
-        try:
-            store = Store.open()
-        except BaseException:
-            engine.close()
-            raise
-        s = Session(engine=engine, spec=spec, registry=registry, store=store, session_id=rerun_id, window=window)
-        s.parent_id = session["session_id"]
-        return s
+        base = Session.open(model=spec.name, models_file=self.models_file, n_ctx=n_ctx, window=window)
+        return base.derive(session_id=rerun_id, parent_id=session["session_id"])
 
-    def _options(self, turn: dict, remembered: set[int]):
-        from sandbox.core.session import TurnOptions
+    def _requests(self, logged: list[dict]) -> tuple[list[TurnRequest], list[str], bool]:
+        """Each turn's request as logged, read before the model loads: (requests, notices, stale).
+        A field this sandbox does not know, or one the log lacks, is a notice naming it; a
+        known field left out that was set means the re-run cannot be the same turn (stale)."""
+        remembered = _remembered_later(logged)
+        requests, notes, stale = [], [], False
+        legacy = []
+        for turn in logged:
+            raw = turn.get("request")
+            if raw is None:
+                legacy.append(turn["idx"])
+                requests.append(reconstructed_request(turn, remembered))
+                continue
+            found: list[str] = []
+            try:
+                requests.append(TurnRequest.from_dict(raw, found))
+            except SandboxError as e:
+                raise SandboxError(f"turn {turn['idx']}: {e}; the re-run stops before it starts "
+                                   "(a newer sandbox may have written it)") from None
+            for note in found:
+                notes.append(f"turn {turn['idx']}: {note}")
+            unknown = [k for k in raw if k not in TurnRequest.__dataclass_fields__]
+            stale = stale or any(raw[k] not in (None, False, 0, "", [], {}) for k in unknown)
+        if legacy:
+            which = ", ".join(str(i) for i in legacy[:10]) + (" …" if len(legacy) > 10 else "")
+            notes.append(f"turn{'s' if len(legacy) > 1 else ''} {which} {'were' if len(legacy) > 1 else 'was'} logged "
+                         "before sandbox stored whole requests: rebuilt from the logged result (strategy, template, "
+                         "examples, params, seed, memory, guards); a grammar, JSON schema, --constrain, beams, "
+                         "length penalty or logprobs they had are not restored")
+        return requests, notes, stale
 
+    def _with_overrides(self, request: TurnRequest, idx: int) -> TurnRequest:
+        """The logged request with the user's overrides (an overriding --seed S gives turn i S + 1000*i)."""
         o = self.overrides
-        strategy = o.get("strategy", turn.get("strategy") or "zero-shot")
-        samples = o.get("samples")
-        if samples is None and strategy == "self-consistency" and turn.get("strategy") == "self-consistency":
-            n = len(turn.get("samples") or [])
-            samples = n if n >= 2 else None
-        params = SamplingParams.from_dict(turn.get("params") or {})
+        changes: dict[str, Any] = {}
+        if "strategy" in o:
+            changes["strategy"] = o["strategy"]
+        if "samples" in o:
+            changes["samples"] = o["samples"]
         sampling = {k: v for k, v in o.items() if k in SAMPLING_KEYS}
         if "seed" in sampling:
-            sampling["seed"] = sampling["seed"] + SEED_STRIDE * turn["idx"]
-        params = params.with_(**sampling)
-        memory = turn.get("memory") or {}
-        seen = list(memory.get("kept") or []) + list(memory.get("dropped") or [])
-        # A turn that saw earlier turns, or that later turns saw, was part of the conversation;
-        # otherwise it was stateless (eval, compare) and must stay so.
-        history = turn["history"] if "history" in turn else (bool(seen) or turn["idx"] in remembered or "kept" not in memory)
-        guard = turn.get("guard") or {}
-        examples = turn.get("examples")  # logged when the user edited the template's examples
-        opts = TurnOptions(
-            strategy=strategy, template=turn.get("template"), samples=samples, system=turn.get("system"),
-            params=params, ignore_eos=bool(turn.get("ignore_eos")), history=history,
-            guards_off=frozenset(guard.get("disabled") or ()), cot_trigger=turn.get("cot_trigger"),
-            examples=[Example(**e) for e in examples] if examples is not None else None,
-        )
-        return opts, turn.get("prompt") or ""
+            sampling["seed"] = sampling["seed"] + SEED_STRIDE * idx
+        if sampling:
+            changes["params"] = request.params.with_(**sampling)
+        return request.replace(**changes) if changes else request
 
     @staticmethod
     def _set_memory(session, turn: dict, pool: dict) -> None:
-        """Give the turn the same earlier turns, window position, idx and cache start it had."""
+        """Give the turn the same earlier turns, idx and cache start it had. The window position is
+        not set from the log: it moves as it did the first time (same turns, same settings), so
+        the turns a turn evicts are folded into the summary again."""
         session.next_idx = turn["idx"]
         memory = turn.get("memory") or {}
         if "kept" in memory and "dropped" in memory:
             seen = sorted(set(memory["dropped"]) | set(memory["kept"]))
+            old, first = session.history, session.window.first
             session.history = [pool[i] for i in seen if i in pool]
-            dropped = [i for i in memory["dropped"] if i in pool]
-            session.window.first = len(dropped)
+            # Same window boundary (a turn idx), in the history as the logged turn had it.
+            if first >= len(old):
+                session.window.first = sum(1 for p in session.history if old and p.idx <= old[-1].idx)
+            else:
+                session.window.first = sum(1 for p in session.history if p.idx < old[first].idx)
         if turn.get("rendered_prompt") and (turn.get("usage") or {}).get("cached_tokens") == 0:
             session.engine.reset_cache()  # the original evaluated its whole prompt: so does the re-run
 
@@ -552,9 +575,26 @@ def _remembered_later(turns: list[dict]) -> set[int]:
     return seen
 
 
+def _check_constraint(engine, request: TurnRequest, idx: int) -> None:
+    """A logged grammar or schema must still parse here; the error names the turn."""
+    from sandbox.core import constraints
+
+    grammar = request.grammar
+    try:
+        if grammar is None and request.json_schema is not None:
+            from sandbox.core.engine import json_schema_grammar
+
+            grammar = json_schema_grammar(request.json_schema)
+        if grammar is not None:
+            constraints.check_grammar(engine, grammar, f"turn {idx} (its logged {'grammar' if request.grammar else 'JSON schema'})")
+    except SandboxError as e:
+        raise SandboxError(f"turn {idx}: {e}" if not str(e).startswith(f"turn {idx} ") else str(e)) from None
+
+
 def compare(before: dict, after: dict | None, *, error: str | None = None, expected: bool = True,
-            orig_id: str = "", rerun_id: str = "") -> dict:
-    """One turn's verdict: identical outputs (and samples, answer, blocked), the unified diff of the outputs."""
+            orig_id: str = "", rerun_id: str = "", before_request: dict | None = None) -> dict:
+    """One turn's verdict: identical outputs (and samples, answer, blocked), the unified diff of the
+    outputs, and which request fields the re-run changed (`request_differences`)."""
     out_before = before.get("output") or ""
     answer_before = before.get("answer")
     if after is None:
@@ -590,17 +630,28 @@ def compare(before: dict, after: dict | None, *, error: str | None = None, expec
             fromfile=f"{orig_id[:8]} turn {before['idx']} (logged)", tofile=f"{rerun_id[:8]} turn {after['idx']} (re-run)",
         ))
     prompt_identical = (before.get("rendered_prompt") or "") == (after.get("rendered_prompt") or "")
+    old_request = before.get("request") or before_request or {}
+    new_request = after.get("request") or {}
+    changed = request_differences(old_request, new_request) if old_request and new_request else []
     result = {
         "idx": before["idx"], "identical": identical, "diff": diff,
         "answer_before": answer_before, "answer_after": answer_after, "answer_changed": answer_before != answer_after,
         "verdict": verdict, "prompt_identical": prompt_identical, "differences": differences,
         "turn_id_before": before.get("turn_id"), "turn_id_after": after.get("turn_id"),
         "finish_reason_before": before.get("finish_reason"), "finish_reason_after": after.get("finish_reason"),
+        "request_differences": changed,
+        "request_changes": [{"field": f, "before": _at(old_request, f), "after": _at(new_request, f)} for f in changed],
     }
     if not prompt_identical and expected:
         result["note"] = ("the rendered prompt differs from the logged one (the template, its examples or the CoT "
                           "trigger may have changed since)")
     return result
+
+
+def _at(d: dict, dotted: str) -> Any:
+    for key in dotted.split("."):
+        d = d.get(key) if isinstance(d, dict) else None
+    return d
 
 
 def _lines(text: str) -> list[str]:
@@ -626,9 +677,17 @@ def verdict_line(result: dict) -> str:
         line += " (" + ", ".join(diffs) + (" differs)" if len(diffs) == 1 else " differ)")
     if result["answer_changed"]:
         line += f" · answer {result['answer_before']!r} → {result['answer_after']!r}"
+    if result.get("request_changes"):
+        line += " · request: " + ", ".join(f"{c['field']} {_short(c['before'])} → {_short(c['after'])}"
+                                           for c in result["request_changes"])
     if result.get("note"):
         line += f" · {result['note']}"
     return line
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def summary_line(result: dict) -> str:

@@ -1,6 +1,6 @@
-"""One conversation with one model: `Session.turn()` runs the whole pipeline of ARCHITECTURE §2
-and yields plain events. The TUI and the headless CLI consume the same stream; nothing about a
-turn is computed anywhere else."""
+"""One conversation with one model: `Session.turn(request)` runs the whole pipeline of
+docs/ARCHITECTURE.md §2 and yields plain events, the last a `TurnDone` carrying the `Turn`. The TUI
+and the headless CLI consume the same stream; nothing about a turn is computed anywhere else."""
 
 from __future__ import annotations
 
@@ -29,26 +29,7 @@ from sandbox.core.modelfile import sha256_of
 from sandbox.core.sampling import SamplingParams
 from sandbox.core.store import Store
 from sandbox.core.tokens import CacheReuse, PriceTable, local_energy
-
-
-@dataclass
-class TurnOptions:
-    strategy: str = "zero-shot"
-    template: str | None = None  # a name from prompts/ or a path to a .toml
-    samples: int | None = None  # self-consistency sample count (default from the strategy)
-    system: str | None = None  # overrides the template's system prompt
-    params: SamplingParams = field(default_factory=SamplingParams)
-    ignore_eos: bool = False
-    examples: list | None = None  # an edited example list from the UI (templates.Example)
-    cot_trigger: str | None = None  # overrides the template's chain-of-thought trigger
-    history: bool = True  # False: the model sees no earlier turns and this one is not remembered (eval, compare)
-    regenerates: dict | None = None  # the logged turn this one re-generates (see Session.regenerate)
-    guards_off: frozenset[str] = frozenset()  # guard categories switched off for this turn
-    logprobs: int = 0  # > 0: log each reply token's log-probability and this many alternatives (heatmap, perplexity)
-    grammar: str | None = None  # GBNF the reply must follow (llama.cpp enforces it while decoding)
-    json_schema: dict | None = None  # the reply must be JSON of this schema: enforced as a grammar, checked by the guard
-    beams: int = 0  # > 0: deterministic beam search of this width instead of sampling
-    length_penalty: float = 1.0  # beam score = logprob sum / tokens ** length_penalty
+from sandbox.core.turn import Regenerates, Sample, Timings, Turn, TurnRequest, Usage
 
 
 @dataclass
@@ -101,8 +82,8 @@ class Session:
         self.prices = PriceTable.for_registry(registry)
         self.history: list[PastTurn] = []
         self.summary = summary_memory.Summary()
-        self.last: tuple[TurnOptions, dict] | None = None  # the newest turn and its options (regenerate)
-        self.energy = user_settings.Energy()  # set from config.toml by open(); off by default
+        self.last: Turn | None = None  # the newest turn, with its request (regenerate)
+        self.energy = user_settings.EnergySettings()  # set from config.toml by open(); off by default
         self.next_idx = 0
         self.costs: list[dict] = []
         self._created = False
@@ -142,6 +123,8 @@ class Session:
         return session
 
     def _resume(self, turns: list[dict]) -> None:
+        if turns:
+            self.last = _logged_turn(turns)
         for t in turns:
             self.next_idx = max(self.next_idx, t["idx"] + 1)
             if t.get("cost"):
@@ -150,6 +133,21 @@ class Session:
                 continue
             user = (t.get("memory") or {}).get("user_message") or t["prompt"]
             self.history.append(PastTurn(t["idx"], user, t["output"], self._turn_tokens(user, t["output"])))
+        # A reply generated again (Ctrl+R / Ctrl+E) replaced the one before it in memory.
+        idx_of = {t.get("turn_id"): t["idx"] for t in turns}
+        replaced = {idx_of[t["regenerated_from"]] for t in turns if t.get("regenerated_from") in idx_of}
+        self.history = [p for p in self.history if p.idx not in replaced]
+        # The window continues where the newest conversation turn left it: the turns it had
+        # dropped stay out, and the summary they were folded into comes back.
+        memory = next((t.get("memory") for t in reversed(turns) if t.get("history") is not False
+                       and "dropped" in (t.get("memory") or {})), None)
+        if memory:
+            dropped = set(memory.get("dropped") or ())
+            self.window.first = sum(1 for p in self.history if p.idx in dropped)
+            summary = memory.get("summary")
+            if isinstance(summary, dict) and summary.get("text"):
+                self.summary = summary_memory.Summary(summary["text"], tuple(summary.get("turns") or ()),
+                                                      summary.get("tokens") or 0, summary.get("ms") or 0.0)
 
     @property
     def model_name(self) -> str:
@@ -165,25 +163,36 @@ class Session:
             self._sha256 = sha256_of(self.engine.path)
         return self._sha256
 
-    def fresh(self) -> "Session":
-        """A new session (new id, empty memory) on the same loaded model."""
-        s = Session(engine=self.engine, spec=self.spec, registry=self.registry, store=self.store,
-                    window=self.window.settings, policy=self.policy)
+    def derive(self, *, session_id: str | None = None, window: WindowSettings | None = None, engine: Engine | None = None,
+               title: str | None = None, parent_id: str | None = None) -> "Session":
+        """Another session on this one's model, log, guard policy, prices and energy settings: the
+        one way to make one (a new chat, a resumed log, compare, eval, a re-run). A new id and
+        empty memory unless `session_id` names a logged session (the caller resumes it)."""
+        s = Session(engine=engine or self.engine, spec=self.spec, registry=self.registry, store=self.store,
+                    session_id=session_id, window=window or self.window.settings, policy=self.policy)
         s.energy = self.energy
+        s.title = title
+        s.parent_id = parent_id
         return s
 
+    def fresh(self) -> "Session":
+        """A new session (new id, empty memory) on the same loaded model."""
+        return self.derive()
+
     def regenerate(self, *, new_seed: bool = False, cancel: threading.Event | None = None) -> Iterator[Event]:
-        """Determinism made visible: generate the newest turn again from the same prompt and
+        """Determinism made visible: generate the newest turn again from the same request and
         window, with the same seed (expect the identical reply) or a fresh one (expect another).
         It is logged as a new turn that names the original and says whether the reply matched."""
-        if self.last is None or not self.last[1].get("rendered_prompt"):
+        original = self.last
+        if original is None or not original.rendered_prompt or original.request is None:
             raise SandboxError("nothing to generate again yet: send a prompt first")
-        opts, original = self.last
-        if self.history and self.history[-1].idx == original["idx"]:
+        if self.history and self.history[-1].idx == original.idx:
             self.history.pop()  # the model must see exactly what it saw the first time
-        seed = random.randrange(2**31 - 1 - 64) if new_seed else original["params"]["seed"]
-        again = dataclasses.replace(opts, params=opts.params.with_(seed=seed), regenerates=original)
-        yield from self.turn(original["prompt"], again, cancel=cancel)
+        seed = random.randrange(2**31 - 1 - 64) if new_seed else original.seed
+        request = original.request
+        again = request.replace(params=request.params.with_(seed=seed),
+                                regenerates=Regenerates(original.turn_id, original.seed, original.output))
+        yield from self.turn(again, cancel=cancel)
 
     def resume(self, session_id: str) -> "Session":
         """A logged session, continued on this session's loaded model: its memory settings and
@@ -195,9 +204,7 @@ class Session:
         memory = (row.get("settings") or {}).get("memory") or {}
         known = {f for f in WindowSettings.__dataclass_fields__}
         window = WindowSettings(**{k: v for k, v in memory.items() if k in known}) if memory else self.window.settings
-        s = Session(engine=self.engine, spec=self.spec, registry=self.registry, store=self.store,
-                    session_id=row["id"], window=window, policy=self.policy)
-        s.energy = self.energy
+        s = self.derive(session_id=row["id"], window=window)
         s._created = True
         s.logged_model = row.get("model")
         s.logged_turns = self.store.turns(row["id"])
@@ -224,20 +231,21 @@ class Session:
         chat template's framing, with the local tokenizer."""
         return [self._turn_tokens(v.messages[0]["content"], v.messages[1]["content"]) for v in views]
 
-    def prepare(self, user_text: str, opts: TurnOptions) -> Prepared:
-        """Render what the model would see for `user_text`, without generating (the TUI's preview)."""
-        if not user_text or not user_text.strip():
+    def prepare(self, request: TurnRequest) -> Prepared:
+        """Render what the model would see for `request`, without generating (the TUI's preview)."""
+        if not request.text or not request.text.strip():
             raise SandboxError("the prompt is empty; type something to send")
-        return self._prepare(user_text, opts)
+        return self._prepare(request.text, request)
 
-    def prepare_empty(self, opts: TurnOptions) -> Prepared:
+    def prepare_empty(self, request: TurnRequest) -> Prepared:
         """Like `prepare` with nothing typed yet (the TUI's gauge and memory panel for an empty
         input): system, pinned examples, the window, and whatever the template adds around the text."""
-        return self._prepare("", opts)
+        return self._prepare("", request)
 
-    def _prepare(self, user_text: str, opts: TurnOptions) -> Prepared:
+    def _prepare(self, user_text: str, opts: TurnRequest) -> Prepared:
         tpl = templates.load(opts.template) if opts.template else None
-        rendered = strategies.render(opts.strategy, tpl, user_text, examples=opts.examples,
+        examples = list(opts.examples) if opts.examples is not None else None
+        rendered = strategies.render(opts.strategy, tpl, user_text, examples=examples,
                                      cot_trigger=opts.cot_trigger, samples=opts.samples)
         params = opts.params.validated()
         notes: list[str] = []
@@ -289,8 +297,14 @@ class Session:
         return Prepared(user_text, rendered, system, messages, prompt, tokens, window, params, seeds, notes, tpl, past,
                         slider)
 
-    def turn(self, user_text: str, opts: TurnOptions | None = None, cancel: threading.Event | None = None) -> Iterator[Event]:
-        opts = opts or TurnOptions(params=self.defaults)
+    def turn(self, request: TurnRequest | str, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Run one turn. `request` is a TurnRequest (a bare string: that text with the model's defaults)."""
+        if isinstance(request, str):
+            request = TurnRequest(text=request, params=self.defaults)
+        opts = request
+        user_text = request.text
+        if request.memory is not None:
+            self.set_window_settings(request.memory)
         turn_id = new_id()
         policy = self.policy.without(set(opts.guards_off)) if opts.guards_off else self.policy
         redactor = Redactor()
@@ -308,13 +322,14 @@ class Session:
         if scan.verdict == "block":
             reason = _reason(scan.findings)
             yield Blocked("input", reason, guard_log["input"])
-            turn = self._blocked_turn(turn_id, scan.redacted, opts, guard_log, reason)
+            turn = self._blocked_turn(turn_id, opts.replace(text=scan.redacted), guard_log, reason)
             self._log(turn)
             yield TurnDone(turn)
             return
         text = scan.redacted  # redacted text is all the model (and the log) ever sees
+        opts = opts.replace(text=text)
 
-        prep = self.prepare(text, opts)
+        prep = self.prepare(opts)
         if opts.history:
             self.window.first = prep.slider.first
             if self.window.settings.summary and prep.window.evicted_now:
@@ -322,7 +337,7 @@ class Session:
                 self.summary, problem = summary_memory.update(self.engine, self.summary, dropped, cancel=cancel)
                 notes = prep.notes + [problem or f"summary memory: folded {len(dropped)} dropped turns into the summary "
                                       f"({self.summary.tokens} tokens)"]
-                prep = self.prepare(text, opts)  # the prompt now carries the new summary
+                prep = self.prepare(opts)  # the prompt now carries the new summary
                 self.window.first = prep.slider.first
                 prep.notes[:] = notes
         idx = self.next_idx
@@ -343,51 +358,50 @@ class Session:
                 yield Token(text, i)
         stats = gen.stats
 
-        samples = []
+        samples: list[Sample] = []
+        scans = []
         for i, s in enumerate(stats.samples):
             out = policy.scan(s.text, stage="output", redactor=redactor, system_prompt=prep.system,
                               fmt=self._output_format(prep, opts))
             answer = answers.extract(out.redacted, prep.rendered.answer_pattern, prep.rendered.choices) if prep.rendered.extracts else None
-            samples.append({"seed": s.seed, "output": out.redacted, "answer": answer, "completion_tokens": len(s.tokens),
-                            "finish_reason": s.finish_reason, "_scan": out})
+            samples.append(Sample(s.seed, out.redacted, answer, len(s.tokens), s.finish_reason))
+            scans.append(out)
             yield SampleDone(i, s.seed, out.redacted, answer, len(s.tokens), s.finish_reason)
 
         if opts.beams:  # beams are ranked by score, not voted on
             for s, beam in zip(samples, gen.beams):
-                s.update(logprob=round(beam.logprob, 5), score=round(beam.score, 5))
-        vote = answers.vote([s["answer"] for s in samples]) if len(samples) > 1 and not opts.beams else None
-        chosen = samples[0]
+                s.logprob, s.score = round(beam.logprob, 5), round(beam.score, 5)
+        vote = answers.vote([s.answer for s in samples]) if len(samples) > 1 and not opts.beams else None
+        chosen = 0
         if vote and vote.winner is not None:
-            chosen = next(s for s in samples if s["answer"] == vote.winner)
-        out_scan = chosen.pop("_scan")
-        for s in samples:
-            s.pop("_scan", None)
+            chosen = next(i for i, s in enumerate(samples) if s.answer == vote.winner)
+        out_scan = scans[chosen]
         guard_log["output"] = [f.to_dict() for f in out_scan.findings]
         if out_scan.findings:
             yield GuardFindings("output", out_scan.verdict, guard_log["output"])
-        output, blocked = chosen["output"], False
+        output, blocked = samples[chosen].output, False
         if out_scan.verdict == "block":
             reason = _reason(out_scan.findings)
             yield Blocked("output", reason, guard_log["output"])
             output, blocked = f"[reply withheld by the output guard: {reason}]", True
 
-        finish = chosen["finish_reason"]
-        answer = vote.winner if vote else chosen["answer"]
+        finish = samples[chosen].finish_reason
+        answer = vote.winner if vote else samples[chosen].answer
         reuse = CacheReuse(stats.cached_tokens, stats.prompt_tokens, self.costs[-1] if self.costs else None)
-        cost = self.prices.chat_cost(prep.messages, [s["output"] for s in samples], reuse)
+        cost = self.prices.chat_cost(prep.messages, [s.output for s in samples], reuse)
         turn = self._turn_object(turn_id, idx, prep, opts, output, answer, samples, vote, stats, cost, guard_log,
                                  blocked, finish)
-        self._decoding_fields(turn, opts, stats.samples[next(i for i, s in enumerate(samples) if s is chosen)])
+        self._decoding_fields(turn, opts, stats.samples[chosen])
         self._log(turn)
         self.costs.append(cost)
-        self.last = (opts, turn)
+        self.last = turn
         if finish != "cancelled" and not blocked and opts.history:
             self.history.append(PastTurn(idx, prep.rendered.user, output, self._turn_tokens(prep.rendered.user, output)))
         yield TurnDone(turn)
 
     # ---- decoding options: logprobs, constrained output, beam search ------------------------------
 
-    def _generate(self, prep: Prepared, opts: TurnOptions, cancel: threading.Event | None):
+    def _generate(self, prep: Prepared, opts: TurnRequest, cancel: threading.Event | None):
         grammar = opts.grammar
         if grammar is None and opts.json_schema is not None:
             from sandbox.core.engine import json_schema_grammar
@@ -405,30 +419,30 @@ class Session:
                                     cancel=cancel, logprobs=opts.logprobs, grammar=grammar)
 
     @staticmethod
-    def _output_format(prep: Prepared, opts: TurnOptions):
+    def _output_format(prep: Prepared, opts: TurnRequest):
         if opts.json_schema is not None:
             return {"json_schema": opts.json_schema}
         return prep.template.output_format if prep.template else None
 
     @staticmethod
-    def _decoding_fields(turn: dict, opts: TurnOptions, chosen) -> None:
-        """The turn object's additions for these options (absent when not asked for)."""
+    def _decoding_fields(turn: Turn, opts: TurnRequest, chosen) -> None:
+        """The turn's additions for these options (absent when not asked for)."""
         if opts.logprobs and not opts.beams:
             ppl = decoding.perplexity([lp.logprob for lp in chosen.logprobs])
-            turn["perplexity"] = round(ppl, 4) if ppl is not None else None
-            if chosen.text == turn["output"]:
-                turn["logprobs"] = [lp.to_dict() for lp in chosen.logprobs]
+            turn.perplexity = round(ppl, 4) if ppl is not None else None
+            if chosen.text == turn.output:
+                turn.logprobs = [lp.to_dict() for lp in chosen.logprobs]
             else:  # token texts would carry what the output guard redacted or withheld: never log them
-                turn["logprobs"] = None
-                turn["notes"].append("logprobs withheld: the output guard changed this reply")
+                turn.logprobs = None
+                turn.notes.append("logprobs withheld: the output guard changed this reply")
         if opts.beams:
-            turn["params"].update(decoding="beam", beams=opts.beams, length_penalty=opts.length_penalty)
+            turn.params.update(decoding="beam", beams=opts.beams, length_penalty=opts.length_penalty)
             if opts.logprobs:
-                turn["notes"].append("logprobs are not recorded for beam search; each beam's score is its log-probability")
+                turn.notes.append("logprobs are not recorded for beam search; each beam's score is its log-probability")
         if opts.grammar is not None or opts.json_schema is not None:
-            turn["constraint"] = {"grammar": opts.grammar, "json_schema": opts.json_schema}
-            if turn["finish_reason"] == "length":
-                turn["notes"].append("the constrained output is incomplete: max_tokens was reached before the grammar "
+            turn.constraint = {"grammar": opts.grammar, "json_schema": opts.json_schema}
+            if turn.finish_reason == "length":
+                turn.notes.append("the constrained output is incomplete: max_tokens was reached before the grammar "
                                      "was complete; raise --max-tokens")
 
     # ---- bookkeeping -------------------------------------------------------------------------------
@@ -466,46 +480,45 @@ class Session:
         """The memory dict a turn logs for `prep`: the window by turn index, budget and settings."""
         return self._memory(prep)
 
-    def _turn_object(self, turn_id, idx, prep: Prepared, opts: TurnOptions, output, answer, samples, vote,
-                     stats: GenerationStats, cost, guard_log, blocked, finish) -> dict:
-        return {
-            "session_id": self.id, "turn_id": turn_id, "idx": idx, "created_at": now_iso(),
-            "model": self.spec.name, "strategy": opts.strategy,
-            "template": prep.template.name if prep.template else None,
-            "prompt": prep.user_text, "system": prep.system, "rendered_prompt": prep.prompt,
-            "output": output, "answer": answer,
-            "samples": samples if len(samples) > 1 or answer is not None else [
-                {k: samples[0][k] for k in ("seed", "output", "answer", "completion_tokens", "finish_reason")}],
-            "votes": (vote.counts if vote else None),
-            "vote": (vote.to_dict() if vote else None),
-            "params": prep.params.to_dict(), "seed": prep.params.seed, "ignore_eos": opts.ignore_eos,
-            "history": opts.history, "cot_trigger": opts.cot_trigger,
-            **_regeneration(opts.regenerates, output, prep.params.seed),
-            "examples": [e.to_dict() for e in opts.examples] if opts.examples is not None else None,
-            "usage": {"prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens,
-                      "completion_tokens": stats.completion_tokens},
-            "timings": {"load_ms": round(self.engine.load_ms, 1), "ttft_ms": round(stats.ttft_ms, 1),
-                        "total_ms": round(stats.total_ms, 1), "tokens_per_s": stats.tokens_per_s},
-            "cost": cost, "energy": self._energy(stats.total_ms), "memory": self._memory(prep), "guard": guard_log, "notes": prep.notes,
-            "blocked": blocked, "finish_reason": finish,
-        }
+    def _turn_object(self, turn_id, idx, prep: Prepared, opts: TurnRequest, output, answer, samples: list[Sample], vote,
+                     stats: GenerationStats, cost, guard_log, blocked, finish) -> Turn:
+        request = opts.replace(params=opts.params.with_(seed=prep.params.seed), memory=self.window.settings)
+        original = opts.regenerates
+        if len(samples) == 1 and answer is None:
+            samples[0].logprob = samples[0].score = None  # one plain reply: the five keys of the contract
+        return Turn(
+            session_id=self.id, turn_id=turn_id, idx=idx, created_at=now_iso(), model=self.spec.name,
+            strategy=opts.strategy, template=prep.template.name if prep.template else None,
+            prompt=prep.user_text, system=prep.system, rendered_prompt=prep.prompt, output=output, answer=answer,
+            samples=samples, votes=vote.counts if vote else None, vote=vote.to_dict() if vote else None,
+            params=prep.params.to_dict(), seed=prep.params.seed, ignore_eos=opts.ignore_eos, history=opts.history,
+            cot_trigger=opts.cot_trigger,
+            regenerated_from=original.turn_id if original else None,
+            same_seed=(prep.params.seed == original.seed) if original else None,
+            identical_to_original=(output == original.output) if original else None,
+            examples=[e.to_dict() for e in opts.examples] if opts.examples is not None else None,
+            usage=Usage(stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens),
+            timings=Timings(round(self.engine.load_ms, 1), round(stats.ttft_ms, 1), round(stats.total_ms, 1),
+                            stats.tokens_per_s),
+            cost=cost, energy=self._energy(stats.total_ms), memory=self._memory(prep), guard=guard_log,
+            notes=prep.notes, blocked=blocked, finish_reason=finish, request=request,
+        )
 
-    def _blocked_turn(self, turn_id, text, opts: TurnOptions, guard_log, reason) -> dict:
+    def _blocked_turn(self, turn_id, opts: TurnRequest, guard_log, reason) -> Turn:
         idx = self.next_idx
         self.next_idx += 1
-        return {
-            "session_id": self.id, "turn_id": turn_id, "idx": idx, "created_at": now_iso(),
-            "model": self.spec.name, "strategy": opts.strategy, "template": opts.template,
-            "prompt": text, "system": opts.system, "rendered_prompt": "", "output": "", "answer": None,
-            "samples": [], "votes": None, "vote": None, "params": opts.params.to_dict(), "seed": opts.params.seed,
-            "ignore_eos": opts.ignore_eos,
-            "usage": {"prompt_tokens": 0, "cached_tokens": 0, "completion_tokens": 0},
-            "timings": {"load_ms": round(self.engine.load_ms, 1), "ttft_ms": 0, "total_ms": 0, "tokens_per_s": 0},
-            "cost": {}, "memory": {}, "guard": guard_log, "notes": [f"blocked by the input guard: {reason}"],
-            "blocked": True, "finish_reason": "blocked",
-        }
+        return Turn(
+            session_id=self.id, turn_id=turn_id, idx=idx, created_at=now_iso(), model=self.spec.name,
+            strategy=opts.strategy, template=opts.template, prompt=opts.text, system=opts.system,
+            params=opts.params.to_dict(), seed=opts.params.seed, ignore_eos=opts.ignore_eos, history=opts.history,
+            cot_trigger=opts.cot_trigger,
+            examples=[e.to_dict() for e in opts.examples] if opts.examples is not None else None,
+            timings=Timings(load_ms=round(self.engine.load_ms, 1), ttft_ms=0, total_ms=0, tokens_per_s=0),
+            guard=guard_log, notes=[f"blocked by the input guard: {reason}"], blocked=True, finish_reason="blocked",
+            request=opts.replace(memory=self.window.settings),
+        )
 
-    def _log(self, turn: dict) -> None:
+    def _log(self, turn: Turn) -> None:
         if not self.store:
             return
         if not self._created:
@@ -517,14 +530,14 @@ class Session:
                           "sandbox_version": __version__, "chat_template": self.engine.chat_template_source},
             )
             self._created = True
-        self.store.log_turn(turn)
+        self.store.log_turn(turn.to_dict())
 
 
 class BeamGeneration:
     """`Engine.beam_search` behind the interface of `Engine.generate`'s Generation: iterating runs
     the search and yields the best beam as one piece; `stats.samples` are the beams, best first."""
 
-    def __init__(self, engine: Engine, prep: Prepared, opts: TurnOptions, cancel: threading.Event | None):
+    def __init__(self, engine: Engine, prep: Prepared, opts: TurnRequest, cancel: threading.Event | None):
         self.engine, self.prep, self.opts, self.cancel = engine, prep, opts, cancel
         self.stats = GenerationStats(prompt_tokens=len(prep.prompt_tokens))
         self.beams: list = []
@@ -554,11 +567,21 @@ def _sample_room_notes(n_ctx: int, prompt_tokens: int, n: int, max_tokens: int) 
             f"prompt: each sample gets at most {room} tokens (lower --samples or --max-tokens, or raise --n-ctx)"]
 
 
-def _regeneration(original: dict | None, output: str, seed: int) -> dict:
-    if not original:
-        return {}
-    return {"regenerated_from": original["turn_id"], "same_seed": seed == original["params"]["seed"],
-            "identical_to_original": output == original["output"]}
+def _logged_turn(turns: list[dict]) -> Turn | None:
+    """The newest logged turn as a Turn with its request (rebuilt from the result for a turn logged
+    before requests were stored), so a resumed session can generate it again."""
+    from sandbox.core.turn import reconstructed_request
+
+    last = dict(turns[-1])
+    logged = last.get("request")
+    last.pop("request", None)
+    turn = Turn.from_dict(last)
+    try:
+        turn.request = TurnRequest.from_dict(logged) if isinstance(logged, dict) else reconstructed_request(
+            last, remembered={i for t in turns for i in (t.get("memory") or {}).get("kept") or ()})
+    except SandboxError:
+        turn.request = None  # unreadable: it cannot be generated again, the rest of the session still resumes
+    return turn
 
 
 def _reason(findings) -> str:

@@ -32,7 +32,7 @@ from sandbox.core.memory import WindowSettings
 
 
 @dataclass(frozen=True)
-class Energy:
+class EnergySettings:
     watts: float | None = None
     usd_per_kwh: float | None = None
 
@@ -40,7 +40,7 @@ class Energy:
 @dataclass(frozen=True)
 class UserSettings:
     memory: WindowSettings = WindowSettings()
-    energy: Energy = Energy()
+    energy: EnergySettings = EnergySettings()
     path: Path | None = None
 
 
@@ -79,10 +79,10 @@ def _memory(raw: dict, problems: list[str]) -> WindowSettings:
     return WindowSettings() if mine else settings
 
 
-def _energy(raw: dict, problems: list[str]) -> Energy:
+def _energy(raw: dict, problems: list[str]) -> EnergySettings:
     if not isinstance(raw, dict):
         problems.append(f"energy = {raw!r} must be an [energy] table")
-        return Energy()
+        return EnergySettings()
     for k in raw:
         if k not in ("watts", "usd_per_kwh"):
             problems.append(f"energy.{k}: unknown key (known: usd_per_kwh, watts)")
@@ -96,5 +96,5 @@ def _energy(raw: dict, problems: list[str]) -> Energy:
         values[k] = v
     if (values["watts"] is None) != (values["usd_per_kwh"] is None):
         problems.append("energy needs both watts and usd_per_kwh (or neither)")
-        return Energy()
-    return Energy(**values)
+        return EnergySettings()
+    return EnergySettings(**values)

@@ -1,4 +1,4 @@
-"""Prompt templates: prompts/*.toml (ARCHITECTURE §5), loaded, checked and looked up by name.
+"""Prompt templates: prompts/*.toml (docs/ARCHITECTURE.md §5), loaded, checked and looked up by name.
 
 A template file is checked as a whole: every problem (unknown key, wrong type, unknown variable,
 bad regex, missing data file) is collected and raised together as one ConfigError naming the file.

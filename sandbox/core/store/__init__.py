@@ -1,4 +1,4 @@
-"""The SQLite log of sessions and turns (ARCHITECTURE §5): `Store.open()` and its methods.
+"""The SQLite log of sessions and turns (docs/ARCHITECTURE.md §5): `Store.open()` and its methods.
 
 Headless: nothing here imports Textual or llama_cpp."""
 

@@ -382,7 +382,7 @@ class Store:
         """The session row (settings parsed); id may be a unique prefix of at least 4 characters.
 
         The id is under both "id" (the row's column) and "session_id" (the name in every JSON
-        document of ARCHITECTURE §6)."""
+        document of docs/ARCHITECTURE.md §6)."""
         session_id = self.resolve(id)
         row = dict(self._rows("SELECT * FROM sessions WHERE id = ?", [session_id])[0])
         out: dict[str, Any] = {"id": row["id"], "session_id": row["id"]}
@@ -414,7 +414,7 @@ class Store:
 
     @_translate_errors
     def turns(self, session_id: str) -> list[dict]:
-        """The session's turn objects (ARCHITECTURE §6 plus idx, created_at, system, seed), in order."""
+        """The session's turn objects (docs/ARCHITECTURE.md §6 plus idx, created_at, system, seed), in order."""
         session_id = self.resolve(session_id)
         turn_rows = self._rows("SELECT * FROM turns WHERE session_id = ? ORDER BY idx, rowid", [session_id])
         samples: dict[str, list] = {}

@@ -1,4 +1,4 @@
-"""Turn object (ARCHITECTURE §6) <-> table rows, exactly.
+"""Turn object (docs/ARCHITECTURE.md §6) <-> table rows, exactly.
 
 Keys we query have columns; everything else a turn carries is kept in the row's extra_json, so
 `decode_turn(encode_turn(t)) == t` (types included) for any turn a later version of the session
@@ -44,6 +44,7 @@ TURN_FIELDS: list[tuple[tuple, str, str, bool]] = [
     (("memory",), "memory_json", "json", False),
     (("blocked",), "blocked", "bool", False),
     (("finish_reason",), "finish_reason", "text", False),
+    (("request",), "request_json", "json", True),  # the TurnRequest, whole (m004); absent in older turns
 ]
 
 SAMPLE_FIELDS = [

@@ -1,7 +1,7 @@
 """The log database schema, as an ordered list of small named migrations (sqlite-utils `Migrations`).
 
 Rules: a migration that has shipped is never edited or renamed; change the schema by appending a
-new one. Columns are only ever added (ARCHITECTURE §5 is a contract). The names recorded in
+new one. Columns are only ever added (docs/ARCHITECTURE.md §5 is a contract). The names recorded in
 `_sqlite_migrations` are how `Store.open` tells an older database (pending names) from a newer one
 (a recorded name this code does not know).
 """
@@ -23,7 +23,7 @@ def migration(fn):
 
 @migration
 def m001_initial(db: Database) -> None:
-    # The minimum tables of ARCHITECTURE §5.
+    # The minimum tables of docs/ARCHITECTURE.md §5.
     db["sessions"].create(
         {
             "id": str,
@@ -139,3 +139,10 @@ def m003_run_metadata(db: Database) -> None:
     db["samples"].add_column("extra_json", str)
     for column, kind in (("span_start", int), ("span_end", int), ("extra_json", str)):
         db["guard_events"].add_column(column, kind)
+
+
+@migration
+def m004_turn_request(db: Database) -> None:
+    # The TurnRequest that decided each turn, whole (grammar and schema as text): a re-run reads
+    # it back instead of rebuilding the request from the result. NULL for turns logged before.
+    db["turns"].add_column("request_json", str)

@@ -132,10 +132,10 @@ SuiteEvent = CellStarted | RowFinished | CellFinished | SuiteDone
 # ---------------------------------------------------------------------------------------- running
 
 
-def _options(plan: SuitePlan, tpl, strategy: str, params: SamplingParams):
-    from sandbox.core.session import TurnOptions
+def _options(plan: SuitePlan, tpl, strategy: str, params: SamplingParams, text: str):
+    from sandbox.core.turn import TurnRequest
 
-    return TurnOptions(strategy=strategy, template=str(tpl.path) if tpl.path else tpl.name,
+    return TurnRequest(text=text, strategy=strategy, template=str(tpl.path) if tpl.path else tpl.name,
                        samples=plan.samples if strategy == "self-consistency" else None, params=params,
                        history=False, logprobs=1 if plan.suite.needs_logprobs() else 0)
 
@@ -151,12 +151,7 @@ def _key(prep, opts, model_sha256: str) -> str:
 
 
 def _cell_session(base, title: str):
-    from sandbox.core.session import Session
-
-    s = Session(engine=base.engine, spec=base.spec, registry=base.registry, store=base.store,
-                window=base.window.settings, policy=base.policy)
-    s.title = title
-    return s
+    return base.derive(title=title)
 
 
 def run(plan: SuitePlan, open_model: Callable[[str | None], object], cache: ResultCache | None = None,
@@ -193,7 +188,7 @@ def run(plan: SuitePlan, open_model: Callable[[str | None], object], cache: Resu
         for tpl, strategy, cell, s in cells:
             for case in suite.cases:
                 try:
-                    s.prepare(case.input, _options(plan, tpl, strategy, plan.params(strategy, base.defaults, case.index)))
+                    s.prepare(_options(plan, tpl, strategy, plan.params(strategy, base.defaults, case.index), case.input))
                 except SandboxError as e:
                     raise SandboxError(f"{case.where} ({tpl.name}, {strategy}): {e}") from None
         for tpl, strategy, cell, s in cells:
@@ -207,15 +202,15 @@ def run(plan: SuitePlan, open_model: Callable[[str | None], object], cache: Resu
                     if cancel is not None and cancel.is_set():
                         report.cancelled = True
                         break
-                    opts = _options(plan, tpl, strategy, plan.params(strategy, base.defaults, case.index, r))
-                    prep = s.prepare(case.input, opts)
+                    opts = _options(plan, tpl, strategy, plan.params(strategy, base.defaults, case.index, r), case.input)
+                    prep = s.prepare(opts)
                     key = _key(prep, opts, sha)
                     turn = cache.get(key) if cache is not None else None
                     cached = turn is not None
                     if turn is None:
-                        for ev in s.turn(case.input, opts, cancel=cancel):
+                        for ev in s.turn(opts, cancel=cancel):
                             if isinstance(ev, TurnDone):
-                                turn = ev.turn
+                                turn = ev.turn.to_dict()
                         if turn["finish_reason"] == "cancelled":
                             report.cancelled = True
                             break

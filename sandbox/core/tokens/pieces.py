@@ -20,21 +20,21 @@ class Splits(Protocol):
 
 
 @dataclass(frozen=True)
-class Piece:
+class TokenPiece:
     id: int
     text: str  # the token's text, or its bytes as ‹hex› when they are not whole characters
     partial: bool = False
 
 
-def pieces(tokenizer: Splits, text: str, limit: int | None = None) -> tuple[list[Piece], int]:
+def pieces(tokenizer: Splits, text: str, limit: int | None = None) -> tuple[list[TokenPiece], int]:
     """The first `limit` tokens of `text` (all when None) as Pieces, and the total token count."""
     ids = tokenizer.tokenize(text)
     shown = ids if limit is None else ids[:limit]
     return [piece_of(i, tokenizer.piece(i)) for i in shown], len(ids)
 
 
-def piece_of(token_id: int, data: bytes) -> Piece:
+def piece_of(token_id: int, data: bytes) -> TokenPiece:
     try:
-        return Piece(token_id, data.decode("utf-8"))
+        return TokenPiece(token_id, data.decode("utf-8"))
     except UnicodeDecodeError:
-        return Piece(token_id, "‹" + data.hex(" ") + "›", partial=True)
+        return TokenPiece(token_id, "‹" + data.hex(" ") + "›", partial=True)

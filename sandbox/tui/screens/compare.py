@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from sandbox.core.compare import CompareDone, StrategyEvent, StrategyFinished, StrategyStarted, compare
+from sandbox.core.compare import CompareDone, StrategyEvent, StrategyFinished, CompareStrategyStarted, compare
 from sandbox.core.errors import SandboxError
 from sandbox.core.strategies import DEFAULT_SAMPLES, STRATEGIES, n_samples
 from sandbox.tui.widgets.compare import CompareColumns
@@ -288,7 +288,7 @@ class CompareScreen(Screen):
         event = message.event
         if self.columns is None:
             return
-        if isinstance(event, StrategyStarted):
+        if isinstance(event, CompareStrategyStarted):
             await self.columns.column(event.index).started()
             self.status(f"{event.strategy} ({event.index + 1} of {len(self.columns.strategies)})… · Escape cancels")
         elif isinstance(event, StrategyEvent):

@@ -109,8 +109,8 @@ class MainScreen(Screen):
         return session, templates.list_templates()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
-    def run_turn(self, session, text: str, options, cancel: threading.Event) -> None:
-        for event in coalesced(session.turn(text, options, cancel=cancel)):
+    def run_turn(self, session, request, cancel: threading.Event) -> None:
+        for event in coalesced(session.turn(request, cancel=cancel)):
             self.post_message(CoreEvent(event))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
@@ -119,8 +119,8 @@ class MainScreen(Screen):
             self.post_message(CoreEvent(event))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
-    def render_preview(self, session, text: str, options):
-        return session.prepare(text, options)
+    def render_preview(self, session, request):
+        return session.prepare(request)
 
     # ---- worker results and failures ----------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class MainScreen(Screen):
         elif worker.group == "logprob" and state == WorkerState.SUCCESS:
             view, index, sampled = worker.result
             if view.is_attached and view.heatmap.selected == index:
-                view.detail.show(index, view.turn["logprobs"][index], sampled, self.heatmap_note(view.turn))
+                view.detail.show(index, view.turn.logprobs[index], sampled, self.heatmap_note(view.turn))
         elif worker.group == "preview":
             self.busy = None
             if state == WorkerState.SUCCESS:
@@ -198,20 +198,20 @@ class MainScreen(Screen):
         elif isinstance(event, TurnDone):
             turn = event.turn
             self.inspector.show_turn(turn, self.session_total())
-            self.prompting.show_seed(turn.get("seed"))
+            self.prompting.show_seed(turn.seed)
             self.recount()
-            if turn.get("finish_reason") == "cancelled":
+            if turn.cancelled:
                 self.restore_prompt()
-            if self.heatmap_on and turn.get("logprobs"):
+            if self.heatmap_on and turn.logprobs:
                 await self.view.show_logprobs(True)
-            if "identical_to_original" in turn:
-                same = turn["identical_to_original"]
-                if turn.get("same_seed"):
+            if turn.regenerated_from is not None:
+                same = turn.identical_to_original
+                if turn.same_seed:
                     msg = ("same seed, same prompt: identical reply — generation is deterministic" if same else
                            "same seed, same prompt, but the reply differs: not reproduced (see the log)")
                 else:
                     msg = "new seed: " + ("the same reply anyway" if same else "a different continuation")
-                self.notify(msg, title="generated again", severity="information" if same or not turn.get("same_seed")
+                self.notify(msg, title="generated again", severity="information" if same or not turn.same_seed
                             else "warning", timeout=8)
 
     def session_total(self) -> dict | None:
@@ -278,7 +278,7 @@ class MainScreen(Screen):
         dropped = set(memory.get("dropped") or ())
         for view in self.conversation.query(TurnView):
             if view.turn is not None:
-                view.set_outside_window(view.turn.get("idx") in dropped)
+                view.set_outside_window(view.turn.idx in dropped)
 
     @on(Input.Submitted, "#prompt")
     async def on_prompt_submitted(self, event: Input.Submitted) -> None:
@@ -303,17 +303,17 @@ class MainScreen(Screen):
         self.cancel_event = threading.Event()
         self.busy = "turn"
         self.inspector.pause()
-        self.run_turn(self.session, text, options, self.cancel_event)
+        self.run_turn(self.session, options.replace(text=text), self.cancel_event)
 
     async def action_regenerate(self, new_seed: bool) -> None:
         """Generate the newest turn again: same seed (expect the identical reply) or a new one."""
         if not self.ready("generate again"):
             return
         last = self.session.last
-        if last is None or not last[1].get("rendered_prompt"):
+        if last is None or not last.rendered_prompt or last.request is None:
             self.notify("send a prompt first: this generates the newest reply again", severity="warning")
             return
-        self.view = await self.conversation.new_turn(last[1]["prompt"])
+        self.view = await self.conversation.new_turn(last.prompt)
         self.cancel_event = threading.Event()
         self.busy = "turn"
         self.run_regenerate(self.session, new_seed, self.cancel_event)
@@ -335,7 +335,7 @@ class MainScreen(Screen):
             self.notify(str(e), title="cannot preview", severity="error", timeout=8)
             return
         self.busy = "preview"
-        self.render_preview(self.session, text, options)
+        self.render_preview(self.session, options.replace(text=text))
 
     async def action_new_session(self) -> None:
         if not self.ready("start a new session"):
@@ -402,7 +402,7 @@ class MainScreen(Screen):
             self.notify("heatmap off", timeout=3)
             return
         last = views[-1] if views else None
-        if last is not None and last.turn.get("logprobs"):
+        if last is not None and last.turn.logprobs:
             shown = await last.show_logprobs(True)
             if shown is not None:
                 shown.heatmap.focus()
@@ -415,7 +415,7 @@ class MainScreen(Screen):
         view = next((a for a in message.heatmap.ancestors if isinstance(a, LogprobView)), None)
         if view is None:
             return
-        entry = view.turn["logprobs"][message.index]
+        entry = view.turn.logprobs[message.index]
         if self.busy == "turn" or self.session is None:
             view.detail.show(message.index, entry, note="filtered and sampled columns: when no reply is generating")
             return
@@ -427,13 +427,13 @@ class MainScreen(Screen):
         from sandbox.core.decoding import reply_position
         from sandbox.tui.widgets.logprobs import sampled_summary
 
-        entry = view.turn["logprobs"][index]
+        entry = view.turn.logprobs[index]
         dist = reply_position(session.engine, view.turn, index)
         return view, index, sampled_summary(dist, [t["token"] for t in entry["top"]] + [entry["token"]])
 
     @staticmethod
-    def heatmap_note(turn: dict) -> str:
-        if turn.get("constraint"):
+    def heatmap_note(turn) -> str:
+        if turn.constraint:
             return "a grammar also constrained this reply; the filtered and sampled columns leave it out"
         return ""
 

@@ -34,7 +34,7 @@ class Split:
     """One tokenizer's view of the text."""
 
     name: str
-    pieces: list  # tokens.pieces.Piece
+    pieces: list  # tokens.pieces.TokenPiece
     total: int
     exact: bool = True
     note: str | None = None

@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, LoadingIndicator, Static
 
 from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
 from sandbox.core import numbers as fmt
+from sandbox.core.turn import Turn
 from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
 
 def Markdown(*args, **kwargs):  # noqa: N802 - markdown-it (~90 ms of imports) loads with the first reply
@@ -22,26 +23,26 @@ def Markdown(*args, **kwargs):  # noqa: N802 - markdown-it (~90 ms of imports) l
 GUARD_STYLE = {"allow": "green", "warn": "yellow", "redact": "magenta", "block": "bold red"}
 
 
-def badge(turn: dict, verdicts: dict[str, str]) -> Text:
-    """The one-line summary under a reply, from the turn object core logged."""
-    usage, timings = turn.get("usage") or {}, turn.get("timings") or {}
+def badge(turn: Turn, verdicts: dict[str, str]) -> Text:
+    """The one-line summary under a reply, from the turn core logged."""
+    usage, timings = turn.usage, turn.timings
     sep = (" · ", "dim")
-    parts: list = [(turn.get("strategy") or "", "bold")]
-    if turn.get("template"):
-        parts += [(f" [{turn['template']}]", "")]
-    if turn.get("blocked") and turn.get("finish_reason") == "blocked":
+    parts: list = [(turn.strategy or "", "bold")]
+    if turn.template:
+        parts += [(f" [{turn.template}]", "")]
+    if turn.blocked and turn.finish_reason == "blocked":
         parts += [sep, ("blocked before generation", "bold red")]
     else:
-        parts += [sep, f"{fmt.count(usage.get('prompt_tokens'))}+{fmt.count(usage.get('completion_tokens'))} tok",
-                  sep, f"{fmt.count(usage.get('cached_tokens'))} cached",
-                  sep, fmt.rate(timings.get("tokens_per_s"))]
-        cost = turn.get("cost") or {}
+        parts += [sep, f"{fmt.count(usage.prompt_tokens)}+{fmt.count(usage.completion_tokens)} tok",
+                  sep, f"{fmt.count(usage.cached_tokens)} cached",
+                  sep, fmt.rate(timings.tokens_per_s)]
+        cost = turn.cost
         if cost:
             model, c = next(iter(cost.items()))
             parts += [sep, (f"{model} ", "dim"), fmt.usd(c.get("usd"))]
-        if turn.get("perplexity") is not None:
-            parts += [sep, f"perplexity {turn['perplexity']:.2f}"]
-        finish = turn.get("finish_reason")
+        if turn.perplexity:
+            parts += [sep, f"perplexity {turn.perplexity:.2f}"]
+        finish = turn.finish_reason
         parts += [sep, (finish or "", "yellow" if finish in ("length", "cancelled") else "")]
     parts += [sep, ("guard ", "dim")]
     if not verdicts:
@@ -61,7 +62,7 @@ class TurnView(Vertical):
         self.reply_text = ""
         self.verdicts: dict[str, str] = {}
         self.no_answer = 0
-        self.turn: dict | None = None
+        self.turn: Turn | None = None
         self._stream = None
 
     def compose(self) -> ComposeResult:
@@ -105,33 +106,33 @@ class TurnView(Vertical):
         elif isinstance(event, TurnDone):
             await self.finish(event.turn)
 
-    async def finish(self, turn: dict) -> None:
+    async def finish(self, turn: Turn) -> None:
         self.turn = turn
         await self.stop_streams()
         if self.verdicts.get("input") == "redact":
-            self.query_one(".user", Static).update(turn.get("prompt") or "")
+            self.query_one(".user", Static).update(turn.prompt)
             await self.body.mount(Static("input redacted by the guard before the model saw it", classes="redacted"),
                                   before=0)
         if self.n_samples > 1:
-            await self.body.mount(VoteHistogram(turn.get("vote"), self.n_samples, self.no_answer))
+            await self.body.mount(VoteHistogram(turn.vote, self.n_samples, self.no_answer))
         elif self._stream is not None:
-            output = turn.get("output") or ""
+            output = turn.output
             if output != self.reply_text:  # redacted or withheld by the output guard
-                await self.query_one(".reply").update(output)
-            if not output.strip() and turn.get("finish_reason") != "cancelled":
+                await self.query_one(".reply", Markdown).update(output)
+            if not output.strip() and not turn.cancelled:
                 await self.note(Text("(empty reply)", style="dim italic"), "empty")
-        if turn.get("finish_reason") == "cancelled":
+        if turn.cancelled:
             await self.note("(cancelled)", "cancelled")
             self.add_class("-cancelled")
         self.query_one(".badge", Static).update(badge(turn, self.verdicts))
 
-    async def show_logged(self, turn: dict) -> None:
+    async def show_logged(self, turn: Turn) -> None:
         """A finished turn from the log (a resumed session)."""
         self.turn = turn
-        if turn.get("blocked") and not turn.get("output"):
+        if turn.blocked and not turn.output:
             await self.note("(blocked by the guardrails)", "blocked")
         else:
-            await self.body.mount(Markdown(turn.get("output") or "", classes="reply"))
+            await self.body.mount(Markdown(turn.output, classes="reply"))
         self.query_one(".badge", Static).update(badge(turn, {}))
 
     async def show_logprobs(self, on: bool):
@@ -144,7 +145,7 @@ class TurnView(Vertical):
             for reply in self.query(".reply"):
                 reply.display = True
             return None
-        if self.turn is None or not self.turn.get("logprobs"):
+        if self.turn is None or not self.turn.logprobs:
             return None
         if existing:
             return existing.first()
@@ -243,8 +244,9 @@ class Conversation(Vertical):
 
     async def show_logged(self, turns: list[dict]) -> None:
         """The turns of a resumed session, as logged."""
-        for turn in turns[-self.KEEP_TURNS:]:
-            view = TurnView(turn.get("prompt") or "")
+        for logged in turns[-self.KEEP_TURNS:]:
+            turn = Turn.from_dict({k: v for k, v in logged.items() if k != "request"})  # shown, not re-run
+            view = TurnView(turn.prompt)
             await self.transcript.mount(view)
             await view.show_logged(turn)
         if len(turns) > self.KEEP_TURNS:

@@ -1,6 +1,6 @@
 """The few-shot example manager (left column): the selected template's examples, each with its
 token cost for the current strategy, to toggle, add, edit, delete and reorder. The edited list is
-what the next turn sends (TurnOptions.examples); how a strategy uses each example is core's
+what the next turn sends (TurnRequest.examples); how a strategy uses each example is core's
 `strategies.example_views`, and its cost `Session.example_tokens`."""
 
 from __future__ import annotations

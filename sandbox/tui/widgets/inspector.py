@@ -122,7 +122,7 @@ class Inspector(VerticalScroll):
 
     def recount(self, session, text: str, options) -> None:
         """Count `text` and fit it into the context once typing pauses. `options` is the form's
-        TurnOptions, or the SandboxError that reading the form raised (shown in the gauge)."""
+        TurnRequest (no text yet), or the SandboxError that reading the form raised (shown in the gauge)."""
         if session is None:
             return
         if session.engine is not self._engine:
@@ -175,7 +175,7 @@ class Inspector(VerticalScroll):
             error = str(options)
         else:
             try:
-                prep = session.prepare(text, options) if text.strip() else session.prepare_empty(options)
+                prep = session.prepare(options.replace(text=text)) if text.strip() else session.prepare_empty(options)
                 gauge, memory = prep.window.gauge(), session.memory_of(prep)
             except SandboxError as e:
                 error = str(e)
@@ -241,10 +241,11 @@ class Inspector(VerticalScroll):
             self._set("memory-info", memory_view(event.memory, history, title="this turn (generating)",
                                                  width=self.inner_width))
 
-    def show_turn(self, turn: dict, session_total: dict | None) -> None:
-        usage, timings = turn.get("usage") or {}, turn.get("timings") or {}
-        finish = turn.get("finish_reason") or ""
-        memory = turn.get("memory") or {}
+    def show_turn(self, turn, session_total: dict | None) -> None:
+        """The finished turn (core's Turn)."""
+        usage, timings = turn.usage.to_dict(), turn.timings.to_dict()
+        finish = turn.finish_reason or ""
+        memory = turn.memory
         window = (f"{len(memory.get('kept') or ())} turns in · {len(memory.get('dropped') or ())} dropped"
                   if memory else "—")
         self._set("turn-info", pairs([
@@ -255,13 +256,13 @@ class Inspector(VerticalScroll):
             ("first token", fmt.ms(timings.get("ttft_ms"))),
             ("total", fmt.ms(timings.get("total_ms"))),
             ("speed", fmt.rate(timings.get("tokens_per_s"))),
-            ("seed", "—" if turn.get("seed") is None else turn["seed"]),
+            ("seed", "—" if turn.seed is None else turn.seed),
             ("finish", Text(finish, style="yellow" if finish in ("length", "cancelled", "blocked") else "")),
         ]))
-        self.last_cost, self.last_timings, self.session_total = turn.get("cost") or {}, timings, session_total or {}
-        self.last_energy = turn.get("energy")
+        self.last_cost, self.last_timings, self.session_total = turn.cost, timings, session_total or {}
+        self.last_energy = turn.energy
         self.show_cost()
-        self.show_guard(turn.get("guard") or {}, {"input": turn.get("prompt"), "output": turn.get("output")})
+        self.show_guard(turn.guard, {"input": turn.prompt, "output": turn.output})
 
     # ---- hosted cost -------------------------------------------------------------------------------
 

@@ -193,12 +193,12 @@ class LogprobView(Vertical):
 
     DEFAULT_CSS = "LogprobView { height: auto; margin: 0 0 1 0; }"
 
-    def __init__(self, turn: dict, **kw) -> None:
+    def __init__(self, turn, **kw) -> None:
         super().__init__(classes="logprobs", **kw)
-        self.turn = turn
+        self.turn = turn  # core's Turn
 
     def compose(self):
-        yield LogprobHeatmap(self.turn.get("logprobs") or [])
+        yield LogprobHeatmap(self.turn.logprobs or [])
         yield Static(legend(), classes="legend")
         yield TokenDetail()
 

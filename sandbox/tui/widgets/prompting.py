@@ -1,5 +1,5 @@
 """Left column: how the next turn is prompted and sampled, and how much it remembers. Reads the
-form into core's TurnOptions and WindowSettings; range checks are core's (SamplingParams.validated,
+form into core's TurnRequest and WindowSettings; range checks are core's (SamplingParams.validated,
 strategies.n_samples, WindowSettings.validated). Every change posts `PromptingPanel.Changed`, so
 the screen can recount the gauge and keep the memory settings in step."""
 
@@ -204,8 +204,9 @@ class PromptingPanel(VerticalScroll):
         return SamplingParams(**values).validated()
 
     def options(self):
-        """The form as core's TurnOptions. Raises SandboxError naming the field that is wrong."""
-        from sandbox.core.session import TurnOptions  # loaded with the model, not at start-up
+        """The form as core's TurnRequest (the text is added on send). Raises SandboxError naming
+        the field that is wrong."""
+        from sandbox.core.turn import TurnRequest  # loaded with the model, not at start-up
         from sandbox.core.strategies import n_samples
 
         strategy = self.query_one("#strategy", Select).value
@@ -220,7 +221,7 @@ class PromptingPanel(VerticalScroll):
             n_samples(strategy, samples)
         system = self.query_one("#system", TextArea).text
         examples = self.examples.examples
-        return TurnOptions(
+        return TurnRequest(
             strategy=strategy,
             template=None if template == NO_TEMPLATE else template,
             samples=samples,

@@ -44,7 +44,7 @@ def verdict_text(result: dict, line: str) -> Text:
 
 
 class LoggedTurnPanel(VerticalScroll):
-    """The sections of one logged turn (`TurnView.sections()` from core/replay), and, after a
+    """The sections of one logged turn (`LoggedTurn.sections()` from core/replay), and, after a
     re-run, that turn's verdict and diff on top."""
 
     DEFAULT_CSS = """

@@ -171,7 +171,7 @@ def run(plan: SuitePlan, open_model: Callable[[str | None], object], cache: Resu
             break
         base = open_model(model)
         sha = base.model_sha256
-        cost_model = suite.cost_model or next(iter(base.registry.pricing), None)
+        cost_model = suite.cost_model or next(iter(base.prices.prices), None)  # the first hosted model shown
         cells = []
         for tpl in suite.templates:
             for strategy in plan.strategies:

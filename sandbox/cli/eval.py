@@ -28,6 +28,8 @@ def register(sub) -> None:
                    help="base seed (default 0): row i uses S + 64*i, so an eval is reproducible")
     p.add_argument("--max-tokens", type=int, metavar="N", help="reply budget per row (default: the model's)")
     p.add_argument("--temperature", type=float, metavar="T", help="one temperature for every strategy")
+    p.add_argument("--concurrency", type=int, default=1, metavar="N",
+                   help="rows in flight at once on a served model (url in models.toml; default 1)")
     add_model_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON document: {template, n, results}")
     p.set_defaults(func=run)
@@ -85,7 +87,10 @@ def table(report) -> str:
 def run(args) -> int:
     from sandbox.cli.common import ctrl_c_cancels
     from sandbox.core import evaluate
+    from sandbox.core.errors import SandboxError
 
+    if not 1 <= args.concurrency <= 64:
+        raise SandboxError(f"--concurrency {args.concurrency} is out of range; use 1 to 64")
     plan = evaluate.plan(args.template, data=args.data, strategies=args.strategies, samples=args.samples,
                          limit=args.limit, seed=args.seed, max_tokens=args.max_tokens, temperature=args.temperature)
     from sandbox.core.session import Session  # loads llama.cpp: only once the request is known to be good
@@ -93,12 +98,15 @@ def run(args) -> int:
     print(f"eval {plan.template.name}: {plan.n} rows from {plan.data_path} · strategies {', '.join(plan.strategies)}"
           f" · seed {plan.seed}", file=sys.stderr)
     base = Session.open(model=args.model, models_file=args.models)
+    if args.concurrency > 1 and base.engine.backend != "remote":
+        print(f"sandbox: note: {base.model_name} runs in-process and decodes one row at a time; "
+              "--concurrency applies to a served model", file=sys.stderr)
     progress = Progress()
     cancel = threading.Event()
     report = None
     try:
         with ctrl_c_cancels(cancel):
-            for ev in evaluate.run(plan, base, cancel):
+            for ev in evaluate.run(plan, base, cancel, concurrency=args.concurrency):
                 if isinstance(ev, evaluate.StrategyStarted):
                     progress.started(ev)
                 elif isinstance(ev, evaluate.RowDone):

@@ -226,11 +226,13 @@ class RemoteTokenizer:
         return [t if isinstance(t, int) else int(t.get("id", -1)) for t in tokens]
 
     def piece(self, token_id: int, *, special: bool = True) -> bytes:  # noqa: ARG002
+        if not self.exact:
+            return self._estimate().piece(token_id)
         return self.detokenize([token_id]).encode("utf-8")
 
     def detokenize(self, tokens: Sequence[int]) -> str:
         if not self.exact:
-            return self._estimate().decode(list(tokens)) if hasattr(self._estimate(), "decode") else ""
+            return b"".join(self._estimate().piece(t) for t in tokens).decode("utf-8", errors="replace")
         kind = self.info.tokenize
         path, body = ({"llama-server": ("/detokenize", {"tokens": list(tokens)}),
                        "vllm": ("/detokenize", {"model": self.info.model_id, "tokens": list(tokens)})}
@@ -765,3 +767,28 @@ def _probe_logprobs(client: _Client, info: ServerInfo) -> None:
                                              f"returns no log-probabilities ({_detail(r)[:120]})")
     else:
         info.reported["logprobs"] = True
+
+
+# ---- replay ---------------------------------------------------------------------------------------------
+
+
+def rerun_warnings(spec, settings: dict) -> list[str]:
+    """What a re-run on a served model must say before it starts."""
+    logged = settings.get("engine") or {}
+    out = [f"model {spec.name!r} is served at {spec.url}: bit-exact reproduction is only expected where the server "
+           "honours seeds deterministically (the same server build, model and settings, no batching effects); "
+           "the re-run reports what it got"]
+    if logged.get("url") and logged["url"] != spec.url:
+        out.append(f"the session was logged against {logged['url']}; re-running against {spec.url}")
+    return out
+
+
+def server_changed(settings: dict, engine) -> list[str]:
+    """Differences between the server the session was logged against and the one answering now."""
+    logged = settings.get("engine") or {}
+    now = engine.describe() if hasattr(engine, "describe") else {}
+    out = []
+    for key, label in (("server_model", "model id"), ("server_kind", "server kind")):
+        if logged.get(key) and now.get(key) and logged[key] != now[key]:
+            out.append(f"the server's {label} is now {now[key]!r}; the session was logged with {logged[key]!r}")
+    return out

@@ -246,7 +246,9 @@ class ReplayScreen(Screen):
         from sandbox.core import replay
         from sandbox.core.events import Token
 
-        run = replay.rerun(session_id, model=model, overrides=overrides, cancel=cancel)
+        loaded = self.app.session  # the main screen's model: reused when the re-run needs it
+        run = replay.rerun(session_id, model=model, overrides=overrides, cancel=cancel,
+                           loaded=(loaded.spec.name, loaded.engine) if loaded is not None else None)
         tokens, last = 0, 0.0
         for event in run:
             if isinstance(event, Token):

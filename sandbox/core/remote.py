@@ -104,6 +104,15 @@ def _loopback(host: str | None) -> bool:
         return False
 
 
+def plain_http_warning(url: str) -> str | None:
+    """TLS stays on for https; plain http is fine on this machine and warned about anywhere else."""
+    parsed = urlparse(url)
+    if parsed.scheme == "http" and not _loopback(parsed.hostname):
+        return (f"{url} is plain http to another machine: prompts, replies and the API key travel unencrypted; "
+                "use https")
+    return None
+
+
 class RemoteError(SandboxError):
     """One sentence about what the server did, for the user."""
 
@@ -275,11 +284,7 @@ class RemoteEngine:
 
     @classmethod
     def connect(cls, spec, *, n_ctx: int | None = None) -> "RemoteEngine":
-        warnings: list[str] = []
-        parsed = urlparse(spec.url)
-        if parsed.scheme == "http" and not _loopback(parsed.hostname):
-            warnings.append(f"{spec.url} is plain http to another machine: prompts, replies and the API key travel "
-                            "unencrypted; use https")
+        warnings: list[str] = [w for w in [plain_http_warning(spec.url)] if w]
         key = None
         if spec.api_key_env:
             key = os.environ.get(spec.api_key_env)

@@ -39,6 +39,8 @@ def register(sub) -> None:
     p.add_argument("--no-cache", action="store_true", help="run every turn again instead of reusing cached results")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
     p.add_argument("--json", action="store_true", help="print one JSON document: {cells, comparisons, cache, ...}")
+    p.add_argument("--concurrency", type=flag("concurrency"), default=1, metavar="N",
+                   help="rows in flight at once on a served model (url in models.toml; default 1)")
     p.set_defaults(func=run)
 
 
@@ -152,13 +154,19 @@ def run(args) -> int:
             opened[name] = Session.open(model=name, models_file=args.models)
         return opened[name]
 
+    if args.concurrency > 1:
+        first = open_model(models[0] if models else None)
+        if first.engine.backend != "remote":
+            print(f"sandbox: note: {first.model_name} runs in-process and decodes one row at a time; "
+                  "--concurrency applies to a served model", file=sys.stderr)
+
     progress = Progress()
     cancel = threading.Event()
     cache = ResultCache()
     report = None
     try:
         with ctrl_c_cancels(cancel):
-            for ev in runner.run(plan, open_model, cache, cancel):
+            for ev in runner.run(plan, open_model, cache, cancel, concurrency=args.concurrency):
                 if isinstance(ev, runner.CellStarted):
                     progress.started(ev)
                 elif isinstance(ev, runner.RowFinished):

@@ -45,7 +45,8 @@ def _path_or_none(spec) -> str | None:
 def _row(reg, spec) -> dict:
     return {"name": spec.name, "title": spec.title, "default": spec.name == reg.default, "available": spec.available(),
             "path": _path_or_none(spec), "source": spec.source, "repo": spec.repo, "file": spec.file,
-            "n_ctx": spec.n_ctx, "gpu_layers": spec.gpu_layers}
+            "n_ctx": spec.n_ctx, "gpu_layers": spec.gpu_layers, "backend": "remote" if spec.url else "llama.cpp",
+            **({"url": spec.url, "server_model": spec.server_model, "api_key_env": spec.api_key_env} if spec.url else {})}
 
 
 def list_models(args) -> int:
@@ -58,7 +59,8 @@ def list_models(args) -> int:
     print(f"models from {reg.path}")
     for r in rows:
         mark = "*" if r["default"] else " "
-        state = "on disk" if r["available"] else "not downloaded (sandbox models pull " + r["name"] + ")"
+        state = ("served at " + r["url"]) if r["backend"] == "remote" else "on disk" if r["available"] else (
+            "not downloaded (sandbox models pull " + r["name"] + ")")
         print(f"{mark} {r['name']:<{width}}  {r['title']}  [{state}]")
     return 0
 
@@ -66,7 +68,7 @@ def list_models(args) -> int:
 def show_model(args) -> int:
     reg = _registry(args)
     spec = reg.get(args.name)
-    row = _row(reg, spec) | {"sampling": spec.sampling.to_dict()}
+    row = _row(reg, spec) | {"sampling": spec.sampling.to_dict()} | _capabilities(spec)
     if args.json:
         print_json(row)
     else:
@@ -75,9 +77,29 @@ def show_model(args) -> int:
     return 0
 
 
+def _capabilities(spec) -> dict:
+    """What the model's engine can do: for a served model, asked of the server (its answer or why not)."""
+    from sandbox.core import backend
+    from sandbox.core.errors import SandboxError
+
+    if not spec.url:
+        return {"capabilities": sorted(backend.ALL)}
+    try:
+        engine = backend.load(spec)
+    except SandboxError as e:
+        return {"capabilities": [], "problem": str(e)}
+    try:
+        d = engine.describe()
+        return {"capabilities": d["capabilities"], "unavailable": dict(sorted(engine.capabilities.missing.items())),
+                "server": {k: d[k] for k in ("server_kind", "server_model", "endpoint", "n_ctx", "counts_exact", "reported")},
+                "warnings": engine.warnings}
+    finally:
+        engine.close()
+
+
 def model_path(args) -> int:
     spec = _registry(args).get(args.name)
-    print(spec.local_path())
+    print(spec.local_path())  # a served model: a one-line error (it has no file)
     return 0
 
 

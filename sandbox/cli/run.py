@@ -10,6 +10,7 @@ from sandbox.cli.common import (STRATEGIES, add_model_args, add_sampling_args, c
                                 print_json, read_text, sampling_overrides)
 
 BLOCKED_EXIT = 3
+ERROR_EXIT = 1  # the model's server failed mid-turn
 
 
 def _add_turn_args(p: argparse.ArgumentParser) -> None:
@@ -67,8 +68,11 @@ def _open_session(args):
     window = settings.load().memory
     changes = {"mode": args.memory, "last_k": args.last_k, "reserve_output": args.reserve_output, "summary": args.summary}
     window = replace(window, **{k: v for k, v in changes.items() if v is not None}).validated()
-    return Session.open(model=args.model, models_file=args.models, log=not args.no_log,
-                        session_id=args.session, n_ctx=args.n_ctx, window=window)
+    session = Session.open(model=args.model, models_file=args.models, log=not args.no_log,
+                           session_id=args.session, n_ctx=args.n_ctx, window=window)
+    for warning in getattr(session.engine, "warnings", ()):  # a served model: plain http, unknown n_ctx
+        print(f"sandbox: warning: {warning}", file=sys.stderr)
+    return session
 
 
 def _options(args, session):
@@ -121,6 +125,8 @@ def _one_turn(session, request, as_json: bool):
                 print(f"sandbox: blocked by the {ev.stage} guard: {ev.reason}", file=sys.stderr)
             elif isinstance(ev, TurnDone):
                 turn = ev.turn
+    if turn.get("error"):  # the server failed: the partial turn is logged with finish_reason "error"
+        print(f"sandbox: {turn['error']}", file=sys.stderr)
     if as_json:
         print_json(turn.to_dict())
     else:
@@ -177,7 +183,7 @@ def run(args) -> int:
         turn = _one_turn(session, _options(args, session).replace(text=text), args.json)
     finally:
         session.close()
-    return BLOCKED_EXIT if turn.blocked else 0
+    return BLOCKED_EXIT if turn.blocked else ERROR_EXIT if turn.finish_reason == "error" else 0
 
 
 def chat(args) -> int:

@@ -32,7 +32,7 @@ def run(args) -> int:
     from sandbox.cli.common import ctrl_c_cancels
     from sandbox.core import config
     from sandbox.core.decoding import score_summary
-    from sandbox.core.engine import Engine
+    from sandbox.core import backend
 
     label = "standard input" if args.file == "-" else args.file
     text = read_text(args.file, "sandbox score reads")
@@ -41,8 +41,9 @@ def run(args) -> int:
     if args.least < 0:
         raise SandboxError("--least must be 0 or more")
     spec = config.load(args.models).get(args.model)
-    engine = Engine.load(spec.local_path(), n_ctx=args.n_ctx or spec.n_ctx, gpu_layers=spec.gpu_layers)
+    engine = backend.load(spec, n_ctx=args.n_ctx)
     try:
+        engine.capabilities.require("score", spec.name)  # a served model has no raw logits to score with
         tokens = engine.tokenize(text, special=False)  # special-token text in the file is just text here
         if len(tokens) < 2:
             raise SandboxError(f"{label} is a single token; perplexity needs at least two (the first is only context)")

@@ -32,6 +32,7 @@ MODEL_KEYS = {"title", "source", "path", "repo", "file", "n_ctx", "gpu_layers", 
 PRICE_KEYS = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "encoding", "approximate", "as_of", "provider"}
 HOSTED_KEYS = {"models", "replace"}
 HOSTED_MODEL_KEYS = {"model", "provider", "encoding", "approximate"}
+REMOTE_KEYS = {"url", "model", "api_key_env", "timeout", "chat_template"}  # a model served over HTTP (core/remote.py)
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,19 @@ class ModelSpec:
     n_ctx: int = 4096
     gpu_layers: int = 0
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    # A served model (source "remote"): the OpenAI-compatible base URL, the server's model id,
+    # the environment variable holding the API key (the key itself is never stored), the
+    # request timeout in seconds, and optionally a Jinja chat template file to render prompts with.
+    url: str | None = None
+    server_model: str | None = None
+    api_key_env: str | None = None
+    timeout: float = 60.0
+    chat_template: str | None = None
 
     def local_path(self) -> Path:
         """Where this model's GGUF file is (or will be, once pulled)."""
+        if self.source == "remote":
+            raise SandboxError(f"model {self.name!r} is served at {self.url}; it has no local file")
         if self.source == "bundled":
             return paths.bundled_model()
         if self.source == "path":
@@ -55,6 +66,8 @@ class ModelSpec:
         return paths.models_dir() / self.repo / self.file
 
     def available(self) -> bool:
+        if self.source == "remote":
+            return True  # configured; whether the server answers is known only when asked
         try:
             return self.local_path().is_file()
         except SandboxError:
@@ -219,12 +232,19 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
         problems.append(f"{key} must be a table")
         return None
     before = len(problems)
-    for k in sorted(set(m) - MODEL_KEYS):
+    for k in sorted(set(m) - MODEL_KEYS - REMOTE_KEYS):
         if isinstance(m[k], dict):  # [models.qwen2.5-3b] parses as models -> "qwen2" -> "5-3b"
             problems.append(f"{key}.{k}: a model name with a dot must be quoted, e.g. [models.\"{name}.{k}\"]")
         else:
-            problems.append(f"{key}.{k}: unknown key (known: {', '.join(sorted(MODEL_KEYS))})")
-    if m.get("source") == "bundled":
+            problems.append(f"{key}.{k}: unknown key (known: {', '.join(sorted(MODEL_KEYS | REMOTE_KEYS))})")
+    remote = None
+    if "url" in m:
+        remote = _remote(key, m, problems)
+        source = "remote"
+    elif set(m) & (REMOTE_KEYS - {"url"}):
+        problems.append(f"{key}: {', '.join(sorted(set(m) & (REMOTE_KEYS - {'url'})))} only apply to a served model; add url")
+        source = "?"
+    elif m.get("source") == "bundled":
         source = "bundled"
     elif "path" in m:
         source = "path"
@@ -238,7 +258,9 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
     else:
         problems.append(f"{key} needs source = \"bundled\", a path, or repo + file")
         source = "?"
-    n_ctx = m.get("n_ctx", 4096)
+    n_ctx = m.get("n_ctx", 0 if "url" in m else 4096)  # a server's 0: ask the server
+    if not isinstance(n_ctx, int) or isinstance(n_ctx, bool) or not (64 <= n_ctx <= 1_048_576 or ("url" in m and n_ctx == 0)):
+        problems.append(f"{key}.n_ctx = {n_ctx!r} must be an integer from 64 to 1048576")
     gpu_layers = m.get("gpu_layers", 0)
     for k, v in (("n_ctx", n_ctx), ("gpu_layers", gpu_layers)):
         problem = RANGES[k].problem(v, f"{key}.{k}")
@@ -264,8 +286,35 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
         return None
     return ModelSpec(
         name=name, title=m.get("title", name), source=source, path=m.get("path"), repo=m.get("repo"),
-        file=m.get("file"), n_ctx=n_ctx, gpu_layers=gpu_layers, sampling=sampling,
+        file=m.get("file"), n_ctx=n_ctx, gpu_layers=gpu_layers, sampling=sampling, **(remote or {}),
     )
+
+
+def _remote(key: str, m: dict, problems: list[str]) -> dict | None:
+    """The served-model keys of `m`, checked (problems appended); None when they are not usable."""
+    before = len(problems)
+    url = m.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or "://" == url[-3:]:
+        problems.append(f"{key}.url = {url!r} must be an http:// or https:// base URL, e.g. \"http://127.0.0.1:8080/v1\"")
+    for k in sorted({"source", "path", "repo", "file"} & set(m)):
+        problems.append(f"{key}.{k}: a served model (url) has no local file; remove {k}")
+    model = m.get("model")
+    if model is not None and (not isinstance(model, str) or not model):
+        problems.append(f"{key}.model = {model!r} must be the server's model id (a string)")
+    env = m.get("api_key_env")
+    if env is not None and (not isinstance(env, str) or not env.replace("_", "a").isalnum() or env[0].isdigit()):
+        problems.append(f"{key}.api_key_env = {env!r} must name an environment variable, e.g. \"LAB_API_KEY\" "
+                        "(the key itself never goes in models.toml)")
+    timeout = m.get("timeout", 60.0)
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 3600:
+        problems.append(f"{key}.timeout = {timeout!r} must be seconds, more than 0 and at most 3600")
+    tpl = m.get("chat_template")
+    if tpl is not None and (not isinstance(tpl, str) or not tpl):
+        problems.append(f"{key}.chat_template = {tpl!r} must be the path of a Jinja chat template file")
+    if len(problems) > before:
+        return None
+    return {"url": url.rstrip("/"), "server_model": model, "api_key_env": env, "timeout": float(timeout),
+            "chat_template": tpl}
 
 
 def _price(name: str, p: object, problems: list[str], file_date: str | None = None) -> Price | None:

@@ -98,9 +98,14 @@ def grammar_position(text: str, problem: str) -> tuple[int, int] | None:
 
 
 def check_grammar(engine, text: str, source: str) -> None:
-    """Parse `text` with llama.cpp now (not mid-turn); a failure names the file and the position."""
+    """Parse `text` with the engine now (not mid-turn); a failure names the file and the position.
+    An engine without grammar support says so (backend.Unavailable), before anything is read further."""
+    from sandbox.core.backend import Unavailable
+
     try:
         engine.check_grammar(text)
+    except Unavailable:
+        raise
     except SandboxError as e:
         problem = str(e).removeprefix("the grammar does not parse: ")
         where = grammar_position(text, problem)
@@ -117,11 +122,9 @@ def load(engine, *, grammar: str | None = None, json_schema: str | None = None) 
         check_grammar(engine, text, source)
         return Constraint(text, source)
     if json_schema:
-        from sandbox.core.engine import json_schema_grammar
-
         schema, source = read_schema(json_schema)
         try:
-            text = json_schema_grammar(schema)
+            text = engine.json_schema_grammar(schema)
         except SandboxError as e:
             raise SandboxError(f"{source}: {e}") from None
         check_grammar(engine, text, source)
@@ -134,9 +137,8 @@ def from_template(engine, template, strategy: str) -> Constraint:
     direct answer, not chain-of-thought) one of its answer choices."""
     kind = template.output_format_kind
     if kind == "schema":
-        from sandbox.core.engine import json_schema_grammar
-
-        return Constraint(json_schema_grammar(template.output_format), f"template {template.name}", template.output_format)
+        return Constraint(engine.json_schema_grammar(template.output_format), f"template {template.name}",
+                          template.output_format)
     if kind == "json":
         text, source = read_grammar("json")
         return Constraint(text, source)

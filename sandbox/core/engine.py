@@ -32,6 +32,8 @@ import numpy as np
 from llama_cpp import _internals as internals
 from llama_cpp import llama_chat_format
 
+from sandbox.core.backend import (Capabilities, Generation, GenerationStats, Piece, SampleStats,  # noqa: F401
+                                  TokenLogprob)
 from sandbox.core.errors import SandboxError
 from sandbox.core.limits import MAX_PARALLEL, RANGES, sample_room  # MAX_PARALLEL: most sequences decoded together
 from sandbox.core.sampling import SamplingParams
@@ -160,29 +162,6 @@ class Tokenizer:
 
 
 @dataclass
-class SampleStats:
-    seed: int
-    text: str = ""
-    tokens: list[int] = field(default_factory=list)
-    finish_reason: str = "stop"
-    # With `logprobs=k`: per generated token, its log-probability under the model and the top k
-    # alternatives, all from the raw distribution (before penalties, filtering and temperature).
-    logprobs: list[TokenLogprob] = field(default_factory=list)
-
-
-@dataclass
-class TokenLogprob:
-    token: int
-    text: str
-    logprob: float
-    top: list[tuple[int, str, float]]  # (token id, text, logprob), most likely first
-
-    def to_dict(self) -> dict:
-        return {"token": self.token, "text": self.text, "logprob": round(self.logprob, 5),
-                "top": [{"token": t, "text": x, "logprob": round(lp, 5)} for t, x, lp in self.top]}
-
-
-@dataclass
 class Beam:
     """One finished beam of `Engine.beam_search`."""
 
@@ -197,51 +176,13 @@ class Beam:
                 "score": round(self.score, 5), "finish_reason": self.finish_reason}
 
 
-@dataclass
-class GenerationStats:
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    ttft_ms: float = 0.0
-    total_ms: float = 0.0
-    samples: list[SampleStats] = field(default_factory=list)
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(len(s.tokens) for s in self.samples)
-
-    @property
-    def tokens_per_s(self) -> float:
-        """Generated tokens per second of decoding (prompt evaluation excluded)."""
-        decode_s = (self.total_ms - self.ttft_ms) / 1000
-        n = self.completion_tokens - len(self.samples)  # first tokens came with the prompt pass
-        return round(n / decode_s, 2) if decode_s > 0 and n > 0 else 0.0
-
-
-@dataclass
-class Piece:
-    """Streamed text for one sample."""
-
-    sample: int
-    text: str
-
-
-class Generation:
-    """Iterate for `Piece`s as they decode; `stats` is complete once iteration ends."""
-
-    def __init__(self, it: Iterator[Piece], stats: GenerationStats):
-        self._it = it
-        self.stats = stats
-
-    def __iter__(self) -> Iterator[Piece]:
-        return self._it
-
-    def run(self) -> GenerationStats:
-        for _ in self._it:
-            pass
-        return self.stats
-
-
 class Engine:
+    """The in-process llama.cpp engine: implements the whole contract of core/backend.py."""
+
+    backend = "llama.cpp"
+    capabilities = Capabilities.full()
+    counts_exact = True
+
     def __init__(self, path: Path, model: internals.LlamaModel, ctx: internals.LlamaContext, n_ctx: int,
                  n_batch: int, n_threads: int, load_ms: float):
         self.path = path
@@ -308,6 +249,14 @@ class Engine:
             self._batch = None
         self._ctx.close()
         self._model.close()
+
+    def describe(self) -> dict:
+        """The model's identity for the log."""
+        return {"backend": self.backend, "path": str(self.path), "n_ctx": self.n_ctx,
+                "llama_cpp_version": llama_cpp_version(), "chat_template": self.chat_template_source}
+
+    def json_schema_grammar(self, schema: dict) -> str:
+        return json_schema_grammar(schema)
 
     # ---- text <-> tokens ---------------------------------------------------------------------
 

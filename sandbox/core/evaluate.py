@@ -9,6 +9,7 @@ context, still before the first turn is logged, so a bad input never leaves a ha
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +231,7 @@ def _options(plan: EvalPlan, strategy: str, defaults: SamplingParams, i: int):
                        params=plan.params(strategy, defaults, i), history=False)
 
 
-def run(plan: EvalPlan, base, cancel: threading.Event | None = None) -> Iterator[EvalEvent]:
+def run(plan: EvalPlan, base, cancel: threading.Event | None = None, concurrency: int = 1) -> Iterator[EvalEvent]:
     """Run `plan` on `base`'s model (a loaded Session: its engine, log and guard policy are reused).
 
     Strategy by strategy, so each one's system prompt and examples stay in the KV cache across rows.
@@ -253,14 +254,10 @@ def run(plan: EvalPlan, base, cancel: threading.Event | None = None) -> Iterator
                                            cost_model=cost_model)
         yield StrategyStarted(name, plan.n, s.id)
         costs = []
-        for i, row in enumerate(plan.rows):
-            if cancel is not None and cancel.is_set():
-                cancelled = True
-                break
-            turn = None
-            for ev in s.turn(_options(plan, name, base.defaults, i), cancel=cancel):
-                if isinstance(ev, TurnDone):
-                    turn = ev.turn
+        from sandbox.core.concurrency import row_turns  # --concurrency N: rows in flight at once (a served model)
+
+        options = functools.partial(_options, plan, name, base.defaults)
+        for i, row, turn in row_turns(s, plan.rows, options, cancel, concurrency):
             if turn.finish_reason == "cancelled":
                 cancelled = True
                 break
@@ -276,6 +273,7 @@ def run(plan: EvalPlan, base, cancel: threading.Event | None = None) -> Iterator
             costs.append(turn.cost)
             yield RowDone(name, i + 1, plan.n, row.line, row.expected, turn.answer, correct,
                           turn.timings.total_ms, turn.turn_id, turn.finish_reason)
+        cancelled = cancelled or (cancel is not None and cancel.is_set())
         r.cost = base.prices.total(costs)
         r.cancelled = cancelled
         yield StrategyDone(r)

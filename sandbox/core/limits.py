@@ -71,6 +71,7 @@ RANGES: dict[str, Range] = {
     "bench_samples": Range(2, MAX_PARALLEL, True),
     "bench_turns": Range(1, 20, True),
     "repeat": Range(1, 100, True),
+    "concurrency": Range(1, 64, True),
 }
 
 

@@ -369,8 +369,9 @@ class Rerun:
     `TurnCompared`, and last `RerunDone`); `result` is the document once iteration ends."""
 
     def __init__(self, session_id: str, *, model: str | None = None, models_file: str | None = None,
-                 overrides: dict | None = None, cancel: threading.Event | None = None):
+                 overrides: dict | None = None, cancel: threading.Event | None = None, loaded=None):
         self.session_id = session_id
+        self.loaded = loaded  # (model name, engine) already loaded by the caller: reused when it fits
         self.model = model
         self.models_file = models_file
         self.overrides = check_overrides(overrides)
@@ -410,9 +411,13 @@ class Rerun:
                             f"re-running on the default model {spec.name!r}")
         if spec.name != logged_model and self.model:
             warnings.append(f"re-running on model {spec.name!r}; the session was logged with {logged_model!r}")
-        path = spec.local_path()
+        path = None if spec.url else spec.local_path()
         logged_sha = session.get("model_sha256")
-        if path.is_file():
+        if spec.url:
+            from sandbox.core.remote import rerun_warnings
+
+            warnings += rerun_warnings(spec, settings)
+        elif path.is_file():
             sha = sha256_of(path)
             if not logged_sha:
                 warnings.append("the log has no SHA-256 of the session's model file, so it cannot be checked")
@@ -421,7 +426,7 @@ class Rerun:
                                 f"with (sha256 {logged_sha[:12]}…); identical output is not expected")
         logged_llama = settings.get("llama_cpp_version") or session.get("llama_cpp_version")
         current_llama = llama_cpp_version()
-        if logged_llama and logged_llama != current_llama:
+        if logged_llama and logged_llama != current_llama and not spec.url:
             warnings.append(f"llama-cpp-python is {current_llama}, the session was logged with {logged_llama}; "
                             "identical output is not expected")
         requests, notes, stale = self._requests(logged)
@@ -433,7 +438,11 @@ class Rerun:
         results: list[dict] = []
         yield RerunStarted(orig_id, rerun_id, spec.name, len(logged), list(warnings), expected, dict(self.overrides))
 
-        session_obj = self._open_session(spec, session, settings, rerun_id)
+        session_obj = self._open_session(spec, registry, session, settings, rerun_id)
+        if spec.url:
+            from sandbox.core.remote import server_changed
+
+            warnings += server_changed(settings, session_obj.engine)
         cancelled = False
         try:
             pool: dict[int, Any] = {}  # idx -> the re-run's own PastTurn, for later windows
@@ -489,7 +498,8 @@ class Rerun:
         }
         yield RerunDone(self.result)
 
-    def _open_session(self, spec, session: dict, settings: dict, rerun_id: str):
+    def _open_session(self, spec, registry, session: dict, settings: dict, rerun_id: str):
+        from sandbox.core import backend
         from sandbox.core.memory import WindowSettings
         from sandbox.core.session import Session
 
@@ -497,7 +507,20 @@ class Rerun:
         memory = settings.get("memory") or {}
         known = {f.name for f in fields(WindowSettings)}
         window = WindowSettings(**{k: v for k, v in memory.items() if k in known})
-        base = Session.open(model=spec.name, models_file=self.models_file, n_ctx=n_ctx, window=window)
+        name, loaded = self.loaded or (None, None)
+        if loaded is not None and name == spec.name and loaded.n_ctx == n_ctx:
+            engine = backend.Borrowed(loaded)  # the caller's model: no second load, and the caller closes it
+        else:
+            engine = backend.load(spec, n_ctx=n_ctx)
+        try:
+            store = Store.open()
+        except BaseException:
+            engine.close()
+            raise
+        base = Session(engine=engine, spec=spec, registry=registry, store=store, window=window)
+        from sandbox.core import settings as user_settings
+
+        base.energy = user_settings.load().energy
         return base.derive(session_id=rerun_id, parent_id=session["session_id"])
 
     def _requests(self, logged: list[dict]) -> tuple[list[TurnRequest], list[str], bool]:
@@ -662,9 +685,10 @@ def _lines(text: str) -> list[str]:
 
 
 def rerun(session_id: str, *, model: str | None = None, models_file: str | None = None,
-          overrides: dict | None = None, cancel: threading.Event | None = None) -> Rerun:
-    """A re-run of the logged session: iterate it for events; `.result` when done (or call `.run()`)."""
-    return Rerun(session_id, model=model, models_file=models_file, overrides=overrides, cancel=cancel)
+          overrides: dict | None = None, cancel: threading.Event | None = None, loaded=None) -> Rerun:
+    """A re-run of the logged session: iterate it for events; `.result` when done (or call `.run()`).
+    `loaded=(model name, engine)` lends an already loaded model, used when it is the one needed."""
+    return Rerun(session_id, model=model, models_file=models_file, overrides=overrides, cancel=cancel, loaded=loaded)
 
 
 def verdict_line(result: dict) -> str:

@@ -16,7 +16,7 @@ from typing import Iterator
 from sandbox import __version__
 from sandbox.core import answers, config, strategies, summary_memory, templates
 from sandbox.core import settings as user_settings
-from sandbox.core import decoding
+from sandbox.core import backend, decoding
 from sandbox.core.engine import Engine, GenerationStats, llama_cpp_version
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import Blocked, Event, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
@@ -114,7 +114,7 @@ class Session:
         if window is None:
             window = mine.memory
         learned_guard.preload_in_background()  # the guard's encoder loads while the model does
-        engine = Engine.load(spec.local_path(), n_ctx=n_ctx or spec.n_ctx, gpu_layers=spec.gpu_layers)
+        engine = backend.load(spec, n_ctx=n_ctx)
         session = cls(engine=engine, spec=spec, registry=registry, store=store, session_id=session_id, window=window)
         session.energy = mine.energy
         if past:
@@ -129,7 +129,7 @@ class Session:
             self.next_idx = max(self.next_idx, t["idx"] + 1)
             if t.get("cost"):
                 self.costs.append(t["cost"])
-            if t.get("blocked") or t.get("finish_reason") == "cancelled" or t.get("history") is False:
+            if t.get("blocked") or t.get("finish_reason") in ("cancelled", "error") or t.get("history") is False:
                 continue
             user = (t.get("memory") or {}).get("user_message") or t["prompt"]
             self.history.append(PastTurn(t["idx"], user, t["output"], self._turn_tokens(user, t["output"])))
@@ -160,7 +160,7 @@ class Session:
     @property
     def model_sha256(self) -> str:
         if self._sha256 is None:
-            self._sha256 = sha256_of(self.engine.path)
+            self._sha256 = sha256_of(self.engine.path) if self.engine.path else ""  # a served model has no file
         return self._sha256
 
     def derive(self, *, session_id: str | None = None, window: WindowSettings | None = None, engine: Engine | None = None,
@@ -305,6 +305,7 @@ class Session:
         user_text = request.text
         if request.memory is not None:
             self.set_window_settings(request.memory)
+        backend.check_options(self.engine, opts, self.spec.name)
         turn_id = new_id()
         policy = self.policy.without(set(opts.guards_off)) if opts.guards_off else self.policy
         redactor = Redactor()
@@ -392,10 +393,11 @@ class Session:
         turn = self._turn_object(turn_id, idx, prep, opts, output, answer, samples, vote, stats, cost, guard_log,
                                  blocked, finish)
         self._decoding_fields(turn, opts, stats.samples[chosen])
+        backend.annotate(turn, stats, self.engine)
         self._log(turn)
         self.costs.append(cost)
         self.last = turn
-        if finish != "cancelled" and not blocked and opts.history:
+        if finish not in ("cancelled", "error") and not blocked and opts.history:
             self.history.append(PastTurn(idx, prep.rendered.user, output, self._turn_tokens(prep.rendered.user, output)))
         yield TurnDone(turn)
 
@@ -404,9 +406,7 @@ class Session:
     def _generate(self, prep: Prepared, opts: TurnRequest, cancel: threading.Event | None):
         grammar = opts.grammar
         if grammar is None and opts.json_schema is not None:
-            from sandbox.core.engine import json_schema_grammar
-
-            grammar = json_schema_grammar(opts.json_schema)
+            grammar = self.engine.json_schema_grammar(opts.json_schema)
         if grammar is not None and opts.ignore_eos:
             raise SandboxError("constrained output cannot be combined with --ignore-eos: a grammar ends by allowing only end-of-text")
         if opts.beams:
@@ -523,11 +523,12 @@ class Session:
             return
         if not self._created:
             self.store.create_session(
-                self.id, model=self.spec.name, model_sha256=self.model_sha256, model_path=str(self.engine.path),
+                self.id, model=self.spec.name, model_sha256=self.model_sha256, model_path=str(self.engine.path or self.spec.url),
                 n_ctx=self.engine.n_ctx, parent_id=self.parent_id, title=self.title,
                 settings={"n_ctx": self.engine.n_ctx, "gpu_layers": self.spec.gpu_layers, "threads": self.engine.n_threads,
                           "memory": vars(self.window.settings), "llama_cpp_version": llama_cpp_version(),
-                          "sandbox_version": __version__, "chat_template": self.engine.chat_template_source},
+                          "sandbox_version": __version__, "chat_template": self.engine.chat_template_source,
+                          "engine": self.engine.describe()},
             )
             self._created = True
         self.store.log_turn(turn.to_dict())

@@ -244,9 +244,13 @@ class Usage:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     completion_tokens: int = 0
+    exact: bool = True  # False: a served model without a tokenizer endpoint, counts estimated
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if self.exact:
+            d.pop("exact")  # the contract's keys; "exact": false only where a count is estimated
+        return d
 
 
 @dataclass
@@ -309,6 +313,11 @@ class Turn:
         return self.finish_reason == "cancelled"
 
     @property
+    def error(self) -> str | None:
+        """A served model's failure, in one sentence (the turn is kept, finish_reason "error")."""
+        return self.extra.get("error")
+
+    @property
     def beam_search(self) -> bool:
         return self.params.get("decoding") == "beam"
 
@@ -340,7 +349,8 @@ class Turn:
         values: dict[str, Any] = {k: v for k, v in d.items() if k in names}
         values["samples"] = [Sample.from_dict(s) for s in d.get("samples") or [] if isinstance(s, dict)]
         usage, timings = d.get("usage") or {}, d.get("timings") or {}
-        values["usage"] = Usage(**{k: usage.get(k) or 0 for k in ("prompt_tokens", "cached_tokens", "completion_tokens")})
+        values["usage"] = Usage(**{k: usage.get(k) or 0 for k in ("prompt_tokens", "cached_tokens", "completion_tokens")},
+                                exact=usage.get("exact", True) is not False)
         values["timings"] = Timings(**{k: timings.get(k) or 0 for k in ("load_ms", "ttft_ms", "total_ms", "tokens_per_s")})
         for key in ("params", "cost", "memory", "guard"):
             values[key] = d.get(key) or {}

@@ -102,6 +102,10 @@ class SandboxApp(App):
             self.notify(main.load_error or "model still loading — the explorer opens once it is ready",
                         severity="error" if main.load_error else "warning")
             return
+        if "explorer" not in self.session.engine.capabilities:
+            self.notify(f"the explorer is unavailable for this model: {self.session.engine.capabilities.why_not('explorer')}",
+                        title="unavailable", severity="warning")
+            return
         if main.busy:
             self.notify("a reply is still generating — the explorer uses the same model; open it when the reply is done",
                         severity="warning")

@@ -150,12 +150,18 @@ def _key(prep, opts, model_sha256: str) -> str:
                            "guards_off": sorted(opts.guards_off), "llama_cpp": llama_cpp_version()})
 
 
+def row_turns(session, misses, request_of, cancel, concurrency):
+    from sandbox.core.concurrency import row_turns as rows_in_flight
+
+    return rows_in_flight(session, misses, request_of, cancel, concurrency)
+
+
 def _cell_session(base, title: str):
     return base.derive(title=title)
 
 
 def run(plan: SuitePlan, open_model: Callable[[str | None], object], cache: ResultCache | None = None,
-        cancel: threading.Event | None = None) -> Iterator[SuiteEvent]:
+        cancel: threading.Event | None = None, concurrency: int = 1) -> Iterator[SuiteEvent]:
     """Run `plan`. `open_model(name)` returns a loaded Session for a model name (None: the default);
     the caller owns (and closes) those sessions. Model by model, then cell by cell, so each cell's
     system prompt and examples stay in the KV cache across its rows."""
@@ -198,23 +204,30 @@ def run(plan: SuitePlan, open_model: Callable[[str | None], object], cache: Resu
             report.cells.append(cell)
             yield CellStarted(index, cell, total)
             for r in range(plan.repeat):
+                # Each test's request and cached result first; the rest run (several at once on a
+                # served model with concurrency > 1) and are scored in test order.
+                todo = []
                 for case in suite.cases:
+                    opts = _options(plan, tpl, strategy, plan.params(strategy, base.defaults, case.index, r), case.input)
+                    key = _key(s.prepare(opts), opts, sha)
+                    todo.append((case, opts, key, cache.get(key) if cache is not None else None))
+                misses = [j for j, t in enumerate(todo) if t[3] is None]
+                fresh = row_turns(s, misses, lambda k: todo[misses[k]][1], cancel, concurrency)
+                for j, (case, opts, key, turn) in enumerate(todo):
                     if cancel is not None and cancel.is_set():
                         report.cancelled = True
                         break
-                    opts = _options(plan, tpl, strategy, plan.params(strategy, base.defaults, case.index, r), case.input)
-                    prep = s.prepare(opts)
-                    key = _key(prep, opts, sha)
-                    turn = cache.get(key) if cache is not None else None
                     cached = turn is not None
                     if turn is None:
-                        for ev in s.turn(opts, cancel=cancel):
-                            if isinstance(ev, TurnDone):
-                                turn = ev.turn.to_dict()
+                        got = next(fresh, None)
+                        if got is None:
+                            report.cancelled = True
+                            break
+                        turn = got[2].to_dict()
                         if turn["finish_reason"] == "cancelled":
                             report.cancelled = True
                             break
-                        if cache is not None and not turn["blocked"]:
+                        if cache is not None and not turn["blocked"] and turn["finish_reason"] != "error":
                             cache.put(key, turn)
                     report.cache_hits += cached
                     report.cache_misses += not cached

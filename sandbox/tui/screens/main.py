@@ -178,6 +178,8 @@ class MainScreen(Screen):
         if broken:
             self.notify("; ".join(broken), title="templates not loaded", severity="warning", timeout=15)
         self.inspector.show_model(session)
+        for warning in getattr(session.engine, "warnings", ()):
+            self.notify(warning, title="model server", severity="warning", timeout=10)
         self.prompting.set_session(session)
         self.recount()
         await self.conversation.model_ready(
@@ -200,8 +202,10 @@ class MainScreen(Screen):
             self.inspector.show_turn(turn, self.session_total())
             self.prompting.show_seed(turn.seed)
             self.recount()
-            if turn.cancelled:
+            if turn.finish_reason in ("cancelled", "error"):
                 self.restore_prompt()
+            if turn.error:  # the model's server failed: the partial turn is logged, the prompt restored
+                self.notify(turn.error, title="server error", severity="error", timeout=10)
             if self.heatmap_on and turn.logprobs:
                 await self.view.show_logprobs(True)
             if turn.regenerated_from is not None:
@@ -394,6 +398,11 @@ class MainScreen(Screen):
 
     async def action_heatmap(self) -> None:
         """Toggle: replies as tokens coloured by probability (the next turns record logprobs)."""
+        caps = self.session.engine.capabilities if self.session is not None else None
+        if caps is not None and "logprobs" not in caps and not self.heatmap_on:
+            self.notify(f"the heatmap is unavailable for this model: {caps.why_not('logprobs')}",
+                        title="unavailable", severity="warning", timeout=8)
+            return
         self.heatmap_on = not self.heatmap_on
         views = [v for v in self.conversation.query(TurnView) if v.turn is not None]
         if not self.heatmap_on:
@@ -418,6 +427,10 @@ class MainScreen(Screen):
         entry = view.turn.logprobs[message.index]
         if self.busy == "turn" or self.session is None:
             view.detail.show(message.index, entry, note="filtered and sampled columns: when no reply is generating")
+            return
+        if "explorer" not in self.session.engine.capabilities:
+            view.detail.show(message.index, entry, note="filtered and sampled columns unavailable: "
+                             + self.session.engine.capabilities.why_not("explorer"))
             return
         view.detail.show(message.index, entry, note="re-decoding this position for the sampler's view…")
         self.explain_position(self.session, view, message.index)

@@ -246,7 +246,9 @@ class ReplayScreen(Screen):
         from sandbox.core import replay
         from sandbox.core.events import Token
 
-        run = replay.rerun(session_id, model=model, overrides=overrides, cancel=cancel)
+        loaded = getattr(self.app, "session", None)  # the main screen's model (absent in a bare host app): reused when it fits
+        run = replay.rerun(session_id, model=model, overrides=overrides, cancel=cancel,
+                           loaded=(loaded.spec.name, loaded.engine) if loaded is not None else None)
         tokens, last = 0, 0.0
         for event in run:
             if isinstance(event, Token):

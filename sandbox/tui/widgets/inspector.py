@@ -214,9 +214,9 @@ class Inspector(VerticalScroll):
         self._set("model-info", pairs([
             ("name", session.model_name),
             ("title", session.spec.title),
-            ("file", engine.path.name),
+            ("file", engine.path.name) if engine.path else ("server", engine.describe().get("url")),
             ("n_ctx", fmt.count(engine.n_ctx)),
-            ("threads", engine.n_threads),
+            ("threads", engine.n_threads) if engine.n_threads else ("counts", "exact" if engine.counts_exact else "≈ estimated"),
             ("load", fmt.ms(engine.load_ms)),
             ("template", engine.chat_template_source),
             ("session", session.id[:12]),

@@ -1,5 +1,7 @@
-"""Quality targets on the development set (tests/data/guard/) and on jailbreak-corpus-mini, so
-regressions show. `python tests/guard_eval.py` prints the same numbers with the misses."""
+"""Quality targets of the rule layer on its development set (tests/data/guard/) and on
+jailbreak-corpus-mini, so regressions show. `python tests/guard_eval.py` prints the same numbers with
+the misses. The learned layer is measured on its own blind split (tests/test_guard_learned.py): the
+rules were tuned on this set, so it says nothing about how the heads generalise."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from sandbox.core.guard import load_policy
 
 @pytest.fixture(scope="module")
 def report():
-    return guard_eval.evaluate(load_policy())
+    return guard_eval.evaluate(load_policy().only("rules"))
 
 
 def test_dev_set_is_big_enough():

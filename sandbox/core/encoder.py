@@ -35,7 +35,9 @@ MIN_SENTENCE = 12  # word pieces: a shorter sentence is read together with the n
 WINDOWING = "sentences-v1"  # changes when windows are cut differently (training caches are keyed by it)
 SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f]+[\"')\]\u201d]*\s+|\n\s*")
 SINGLE_WINDOW_TOKENS = 128  # a text this short is embedded whole, as one window
-MAX_WINDOWS = 512  # about 25k word pieces; longer texts are scanned up to here (the length rule blocks them anyway)
+MAX_WINDOWS = 96  # about 6k word pieces; past that the first windows and the last 16 are scanned (the input
+# length rule blocks such texts anyway, and an attack appended at the end is still seen)
+TAIL_WINDOWS = 16
 CACHE_SIZE = 4096
 
 
@@ -83,6 +85,15 @@ def _check(path: Path, expected: str, what: str) -> None:
     if digest != expected:
         raise EncoderUnavailable(f"the encoder's {what} {path} is damaged (SHA-256 {digest[:12]}…, expected "
                                  f"{expected[:12]}…); reinstall it")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """Lone surrogates (from a JSON "\\ud800") as U+FFFD: the tokenizer takes only valid text, and one
+    code point for one keeps every span where it was."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def default_threads() -> int:
@@ -134,7 +145,7 @@ class SentenceEncoder:
         next, one over `size` is cut into `size`-piece chunks). Sentence windows keep an instruction
         slipped into a page of harmless text from being averaged away, and a sentence's window is the
         same while a streamed reply grows, so it is encoded once. Spans are character offsets."""
-        enc = self._tok.encode(text, add_special_tokens=False)
+        enc = self._tok.encode(_clean(text), add_special_tokens=False)
         ids, offsets = enc.ids, enc.offsets
         if not ids:
             return []
@@ -159,8 +170,9 @@ class SentenceEncoder:
             pending = None
             for c in range(a, b, size):
                 pieces.append((c, min(c + size, b)))
-        out = [Window(offsets[i][0], offsets[j - 1][1], tuple(ids[i:j])) for i, j in pieces[:MAX_WINDOWS]]
-        return out
+        if len(pieces) > MAX_WINDOWS:
+            pieces = pieces[: MAX_WINDOWS - TAIL_WINDOWS] + pieces[-TAIL_WINDOWS:]
+        return [Window(offsets[i][0], offsets[j - 1][1], tuple(ids[i:j])) for i, j in pieces]
 
     # -- embeddings ----------------------------------------------------------------------------------
 
@@ -169,7 +181,7 @@ class SentenceEncoder:
         text; a text longer than `max_tokens` word pieces is cut there."""
         rows = []
         for t in texts:
-            ids = self._tok.encode(t, add_special_tokens=False).ids[: max_tokens - 2]
+            ids = self._tok.encode(_clean(t), add_special_tokens=False).ids[: max_tokens - 2]
             rows.append(tuple(ids))
         return self._embed_ids(rows)
 

@@ -45,6 +45,7 @@ class Heads:
     bank_labels: np.ndarray  # (examples,) str, "+"-joined labels
     bank_texts: np.ndarray  # (examples,) str, cut for display
     card: dict
+    _bank_f32: np.ndarray | None = None
 
     def probabilities(self, vecs: np.ndarray) -> np.ndarray:
         """(windows, heads) probabilities for unit-length embeddings."""
@@ -57,7 +58,9 @@ class Heads:
     def neighbours(self, vec: np.ndarray, k: int = 3, prefer: str | None = None) -> list[Neighbour]:
         """The `k` training examples nearest to `vec` (cosine). With `prefer`, the nearest of that label
         come first (they are why the head fired), then the nearest overall of any other label."""
-        sims = (self.bank.astype(np.float32) / 127.0) @ vec
+        if self._bank_f32 is None:  # converted once: the int8 bank is what ships, floats are what multiply fast
+            self._bank_f32 = self.bank.astype(np.float32) / 127.0
+        sims = self._bank_f32 @ vec
         order = np.argsort(-sims, kind="stable")
         chosen: list[int] = []
         if prefer:

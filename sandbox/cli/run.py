@@ -125,8 +125,8 @@ def _one_turn(session, request, as_json: bool):
                 print(f"sandbox: blocked by the {ev.stage} guard: {ev.reason}", file=sys.stderr)
             elif isinstance(ev, TurnDone):
                 turn = ev.turn
-    if turn.get("error"):  # the server failed: the partial turn is logged with finish_reason "error"
-        print(f"sandbox: {turn['error']}", file=sys.stderr)
+    if turn.error:  # the server failed: the partial turn is logged with finish_reason "error"
+        print(f"sandbox: {turn.error}", file=sys.stderr)
     if as_json:
         print_json(turn.to_dict())
     else:

@@ -88,12 +88,12 @@ def session_on(engine):
 
 def test_a_session_runs_on_any_engine_of_the_contract():
     from sandbox.core.events import Token, TurnDone
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
     engine = ScriptedEngine(["Hello there friend"])
     assert isinstance(engine, ModelEngine)
-    events = list(session_on(engine).turn("hi", TurnOptions()))
-    turn = events[-1].turn
+    events = list(session_on(engine).turn(TurnRequest(text="hi")))
+    turn = events[-1].turn.to_dict()
     assert isinstance(events[-1], TurnDone) and turn["output"].strip() == "Hello there friend"
     assert "".join(e.text for e in events if isinstance(e, Token)).strip() == "Hello there friend"
     assert turn["usage"]["exact"] is False  # the engine's counts are estimates, and the turn says so
@@ -103,11 +103,11 @@ def test_a_session_runs_on_any_engine_of_the_contract():
 @pytest.mark.parametrize("option, reason", [({"beams": 2}, "no logits"), ({"logprobs": 3}, "no logits"),
                                             ({"grammar": 'root ::= "a"'}, "follow no grammar")])
 def test_what_the_engine_lacks_is_refused_with_its_reason(option, reason):
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
     engine = ScriptedEngine(["never sent"])
     with pytest.raises(Unavailable, match=reason):
-        list(session_on(engine).turn("hi", TurnOptions(**option)))
+        list(session_on(engine).turn(TurnRequest(text="hi", **option)))
     assert engine.sent == []  # refused before anything reached the engine
 
 

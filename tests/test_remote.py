@@ -179,8 +179,9 @@ def test_models_show_json_has_backend_and_capabilities(server, tmp_path):
 
 
 def test_remote_turn_objects_carry_the_local_keys(server, template_file, tmp_path):
-    from sandbox.core.session import Session, TurnOptions
+    from sandbox.core.session import Session
     from sandbox.core.events import TurnDone
+    from sandbox.core.turn import TurnRequest
 
     f = models_toml(tmp_path / "models.toml", {
         "served": {"url": server.url, "chat_template": str(template_file), "n_ctx": 2048},
@@ -190,8 +191,8 @@ def test_remote_turn_objects_carry_the_local_keys(server, template_file, tmp_pat
     for name in ("local", "served", "chatonly"):
         s = Session.open(model=name, models_file=str(f))
         try:
-            opts = TurnOptions(params=greedy(5))
-            turns[name] = next(e.turn for e in s.turn("Name a colour.", opts) if isinstance(e, TurnDone))
+            opts = TurnRequest(text="Name a colour.", params=greedy(5))
+            turns[name] = next(e.turn.to_dict() for e in s.turn(opts) if isinstance(e, TurnDone))
         finally:
             s.close()
     local, served, chat = turns["local"], turns["served"], turns["chatonly"]
@@ -219,10 +220,10 @@ def open_session(url: str, tmp_path, **keys):
 
 def one_turn(session, text="Say hi.", n=6, **kw):
     from sandbox.core.events import TurnDone
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
-    opts = TurnOptions(params=greedy(n), **kw)
-    return next(e.turn for e in session.turn(text, opts) if isinstance(e, TurnDone))
+    opts = TurnRequest(text=text, params=greedy(n), **kw)
+    return next(e.turn.to_dict() for e in session.turn(opts) if isinstance(e, TurnDone))
 
 
 def logged(tmp_path) -> list[tuple]:
@@ -366,18 +367,18 @@ def test_escape_closes_the_remote_stream(proxy, tmp_path):
     """Cancelling mid-reply closes the connection: the proxy sees the client go away and the turn is
     logged as cancelled."""
     from sandbox.core.events import Token, TurnDone
-    from sandbox.core.session import TurnOptions
+    from sandbox.core.turn import TurnRequest
 
     s = open_session(proxy.url, tmp_path)
     cancel = threading.Event()
     try:
         turn = None
-        for ev in s.turn("Tell me a long story.", TurnOptions(params=SamplingParams(seed=1, max_tokens=300)),
+        for ev in s.turn(TurnRequest(text="Tell me a long story.", params=SamplingParams(seed=1, max_tokens=300)),
                          cancel=cancel):
             if isinstance(ev, Token):
                 cancel.set()
             if isinstance(ev, TurnDone):
-                turn = ev.turn
+                turn = ev.turn.to_dict()
     finally:
         s.close()
     assert turn["finish_reason"] == "cancelled" and turn["usage"]["completion_tokens"] < 300

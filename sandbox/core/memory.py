@@ -14,16 +14,20 @@ from dataclasses import dataclass, field
 from sandbox.core.errors import SandboxError
 from sandbox.core.tokens.gauge import Gauge, context_gauge
 
-MODES = ("tokens", "turns")
+MODES = ("tokens", "turns", "retrieval")
+RECALL_METHODS = ("embedding", "bm25")
 
 
 @dataclass(frozen=True)
 class WindowSettings:
-    mode: str = "tokens"  # "tokens": newest turns that fit the budget; "turns": the last k turns
+    mode: str = "tokens"  # "tokens": newest turns that fit the budget; "turns": the last k turns;
+    # "retrieval": the token window plus the dropped turns most like the new prompt (core/recall.py)
     last_k: int = 8
     low_water: float = 0.5  # after an overflow, refill to at most this share of the budget
     reserve_output: int | None = None  # tokens kept free for the reply; None = max_tokens
     summary: bool = False  # fold dropped turns into a running summary pinned after the system prompt
+    recall: str = "embedding"  # mode "retrieval": how dropped turns are matched to the new prompt (or "bm25")
+    recall_k: int = 3  # mode "retrieval": at most this many dropped turns recalled into the prompt
 
     def validated(self) -> "WindowSettings":
         if self.mode not in MODES:
@@ -34,6 +38,10 @@ class WindowSettings:
             raise SandboxError(f"memory low_water = {self.low_water} must be from 0.1 to 1.0")
         if not isinstance(self.summary, bool):
             raise SandboxError(f"memory summary = {self.summary!r} must be true or false")
+        if self.recall not in RECALL_METHODS:
+            raise SandboxError(f"memory recall = {self.recall!r} is unknown; use one of {', '.join(RECALL_METHODS)}")
+        if not isinstance(self.recall_k, int) or not 0 <= self.recall_k <= 50:
+            raise SandboxError(f"memory recall_k = {self.recall_k!r} must be from 0 to 50")
         if self.reserve_output is not None and self.reserve_output < 1:
             raise SandboxError(f"memory reserve_output = {self.reserve_output} must be at least 1")
         return self

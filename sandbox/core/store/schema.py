@@ -139,3 +139,13 @@ def m003_run_metadata(db: Database) -> None:
     db["samples"].add_column("extra_json", str)
     for column, kind in (("span_start", int), ("span_end", int), ("extra_json", str)):
         db["guard_events"].add_column(column, kind)
+
+
+@migration
+def m004_turn_embeddings(db: Database) -> None:
+    # Retrieval memory: each past turn's sentence embedding, computed once per encoder model.
+    db["turn_embeddings"].create(
+        {"turn_id": str, "model": str, "vector": bytes},
+        pk=("turn_id", "model"),
+        foreign_keys=[("turn_id", "turns", "id")],
+    )

@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--depths", metavar="P,P", default="0,25,50,75,100", help="needle depths in %% (default 0,25,50,75,100)")
     p.add_argument("--trials", type=int, default=2, metavar="N", help="trials per cell, each with its own number (default 2)")
     p.add_argument("--n-ctx", type=int, default=2048, metavar="N", help="context size (default 2048)")
-    p.add_argument("--max-tokens", type=int, default=12, metavar="N", help="reply length (default 12)")
+    p.add_argument("--max-tokens", type=int, default=20, metavar="N", help="reply length (default 20)")
     p.add_argument("--seed", type=int, default=11, metavar="S")
     p.set_defaults(func=run)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sandbox.core.sampling import SamplingParams
 
-QUESTION = "What is the special magic number mentioned in the text above? Answer with the number."
+QUESTION = "What is the special magic number mentioned in the text above? Reply with the number only."
 NEEDLE = "The special magic number is {number}."
 FILLER = [
     "The village market opened early, and the baker stacked warm loaves beside the jars of honey.",
@@ -38,7 +38,7 @@ VERSION = 1  # bump when the prompt construction changes: old logged trials no l
 class Settings:
     model: str
     n_ctx: int
-    max_tokens: int = 12
+    max_tokens: int = 20  # the 135M model restates the question before the number (one token a digit)
     seed: int = 11
     trials: int = 2
 

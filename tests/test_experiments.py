@@ -93,3 +93,21 @@ def test_embed_reads_one_text_a_line_from_stdin():
     r = run_cli("embed", "-", input="a red apple\na green apple\na fast car\n")
     assert r.returncode == 0, r.stderr
     assert "nearest: 1 → 2" in r.stdout and "all-MiniLM-L6-v2" in r.stdout
+
+
+async def test_embeddings_screen_draws_both_heatmaps(bundled_model_path):
+    from textual.app import App
+    from textual.widgets import Static
+
+    from sandbox.tui.screens.embeddings import EmbeddingsScreen
+
+    screen = EmbeddingsScreen(bundled_model_path, "smollm2-135m")
+    app = App()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.push_screen(screen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.result is not None and len(screen.result.texts) == 4
+        enc = str(screen.query_one("#emb-encoder-map", Static).render())
+        assert "→ 2" in enc  # text 1's nearest neighbour is the other cat sentence
+        assert screen.query_one("#emb-local", object).border_title.startswith("smollm2-135m")

@@ -21,7 +21,7 @@ LINES = ["My cat is called Bartholomew.", "Tell me about rain.", "Tell me about 
          "Tell me about clouds.", "Tell me about bread.", "What is my cat called?"]
 
 
-def chat(session, lines, max_tokens=30):
+def chat(session, lines, max_tokens=20):
     turns = []
     for i, line in enumerate(lines):
         opts = TurnOptions(params=SamplingParams(max_tokens=max_tokens, seed=1 + i, temperature=0.0))
@@ -122,7 +122,7 @@ def test_encoder_unavailable_falls_back_to_bm25_and_says_so(monkeypatch):
 
 def test_chat_flags_and_a_rerun_reproduce_what_was_recalled():
     r = run_cli("chat", "--json", "--memory", "retrieval", "--recall", "bm25", "--recall-k", "2", "--n-ctx", "256",
-                "--max-tokens", "30", "--seed", "1", "--temperature", "0", input="\n".join(LINES) + "\n")
+                "--max-tokens", "20", "--seed", "1", "--temperature", "0", input="\n".join(LINES) + "\n")
     assert r.returncode == 0, r.stderr
     turns = [json.loads(line) for line in r.stdout.splitlines()]
     assert turns[-1]["memory"]["recalled"][0]["idx"] == 0

@@ -9,7 +9,7 @@ Two ways to score a dropped turn against the prompt:
   so scores over the log would change as other sessions are added and a re-run would not
   reproduce them.
 
-Recalled turns take at most `RECALL_SHARE` of the past-turn budget (the window is chosen from the
+Recalled turns take at most `RECALL_SHARE` (40%) of the past-turn budget (the window is chosen from the
 rest) and are placed just before the new message, so the window's prefix stays in the KV cache."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Callable
 
-RECALL_SHARE = 0.3
+RECALL_SHARE = 0.4
 LABEL = "Recalled from earlier in this conversation (no longer in the window):"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset("a an and are as at be by do does did for from has have i in is it its me my of on or so "
@@ -74,7 +74,7 @@ def block(items: list[Recalled], past_by_idx: dict) -> str:
 def with_recall(user_message: str, items: list[Recalled], past_by_idx: dict) -> str:
     if not items:
         return user_message
-    return f"{block(items, past_by_idx)}\n\nNow the new message:\n{user_message}"
+    return f"{block(items, past_by_idx)}\n\n{user_message}"
 
 
 def fts_query(text: str) -> str:
@@ -129,7 +129,7 @@ class Recaller:
         by_idx = {t.idx: t for t in candidates}
         ranked = sorted((s, i) for i, s in scores.items() if s > 0)
         ranked.sort(key=lambda p: (-p[0], p[1]))
-        overhead = count(LABEL) + 8  # the label and the lead-in before the new message
+        overhead = count(LABEL) + 4  # the label and the blank line before the new message
         left = budget - overhead
         for score, i in ranked:
             if len(result.items) >= k:

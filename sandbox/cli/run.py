@@ -146,7 +146,11 @@ def _one_turn(session, text, opts, as_json: bool) -> dict:
 
 def session_notes(ev) -> list[str]:
     m = ev.memory or {}
-    return [f"[memory: {m['dropped_turns']} old turns dropped to fit the context]"] if m.get("dropped_turns") else []
+    notes = [f"[memory: {m['dropped_turns']} old turns dropped to fit the context]"] if m.get("dropped_turns") else []
+    if m.get("recalled"):
+        notes.append("[memory: recalled " + ", ".join(f"#{r['idx']} ({r['score']:.2f})" for r in m["recalled"])
+                     + f" by {m['recall']['method']}]")
+    return notes
 
 
 def vote_line(turn: dict) -> str:

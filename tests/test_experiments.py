@@ -108,6 +108,10 @@ async def test_embeddings_screen_draws_both_heatmaps(bundled_model_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert screen.result is not None and len(screen.result.texts) == 4
-        enc = str(screen.query_one("#emb-encoder-map", Static).render())
-        assert "→ 2" in enc  # text 1's nearest neighbour is the other cat sentence
+        from rich.console import Console
+
+        console = Console(width=120, record=True)
+        console.print(screen.query_one("#emb-encoder-map", Static).content)
+        enc = console.export_text()
+        assert "→ 2" in enc.splitlines()[1]  # text 1's nearest neighbour is the other cat sentence
         assert screen.query_one("#emb-local", object).border_title.startswith("smollm2-135m")

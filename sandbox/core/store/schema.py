@@ -142,8 +142,8 @@ def m003_run_metadata(db: Database) -> None:
 
 
 @migration
-def m004_turn_embeddings(db: Database) -> None:
-    # Retrieval memory: each past turn's sentence embedding, computed once per encoder model.
+def m005_turn_embeddings(db: Database) -> None:
+    # (m005: main already ships m004_turn_request.) Retrieval memory: each past turn's sentence embedding, computed once per encoder model.
     db["turn_embeddings"].create(
         {"turn_id": str, "model": str, "vector": bytes},
         pk=("turn_id", "model"),

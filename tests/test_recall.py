@@ -15,7 +15,8 @@ from sandbox.core.encoder import EncoderUnavailable
 from sandbox.core.errors import SandboxError
 from sandbox.core.memory import WindowSettings
 from sandbox.core.sampling import SamplingParams
-from sandbox.core.session import Session, TurnOptions
+from sandbox.core.session import Session
+from sandbox.core.turn import TurnRequest
 
 LINES = ["My cat is called Bartholomew.", "Tell me about rain.", "Tell me about trees.", "Tell me about rivers.",
          "Tell me about clouds.", "Tell me about bread.", "What is my cat called?"]
@@ -24,10 +25,10 @@ LINES = ["My cat is called Bartholomew.", "Tell me about rain.", "Tell me about 
 def chat(session, lines, max_tokens=20):
     turns = []
     for i, line in enumerate(lines):
-        opts = TurnOptions(params=SamplingParams(max_tokens=max_tokens, seed=1 + i, temperature=0.0))
-        for ev in session.turn(line, opts):
+        opts = TurnRequest(text=line, params=SamplingParams(max_tokens=max_tokens, seed=1 + i, temperature=0.0))
+        for ev in session.turn(opts):
             pass
-        turns.append(ev.turn)
+        turns.append(ev.turn.to_dict())
     return turns
 
 
@@ -45,7 +46,7 @@ def test_bm25_ranks_the_turn_that_shares_rare_words_first():
 
 
 def test_settings_refuse_an_unknown_recall_method_and_a_bad_k():
-    with pytest.raises(SandboxError, match="memory recall = 'tfidf' is unknown"):
+    with pytest.raises(SandboxError, match="memory recall 'tfidf' is unknown"):
         WindowSettings(mode="retrieval", recall="tfidf").validated()
     with pytest.raises(SandboxError, match="recall_k"):
         WindowSettings(mode="retrieval", recall_k=-1).validated()
@@ -131,7 +132,7 @@ def test_chat_flags_and_a_rerun_reproduce_what_was_recalled():
     assert rr.returncode == 0, rr.stderr
     assert json.loads(rr.stdout)["identical"] is True
     bad = run_cli("chat", "--memory", "retrieval", "--recall-k", "99", input="hi\n")
-    assert bad.returncode != 0 and "recall_k = 99 must be from 0 to 50" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode != 0 and "--recall-k: 99 is out of range" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_memory_panel_shows_what_was_recalled_with_scores():

@@ -48,6 +48,7 @@ EXPECTED_COLUMNS = {
         "id": int, "turn_id": str, "stage": str, "rule": str, "category": str, "action": str, "score": float,
         "detail": str, "span_start": int, "span_end": int, "extra_json": str,
     },
+    "turn_embeddings": {"turn_id": str, "model": str, "vector": bytes},
 }  # fmt: skip
 
 

@@ -12,7 +12,8 @@ from sandbox import __version__
 from sandbox.core.errors import SandboxError
 
 # Command modules, in the order `sandbox --help` lists them.
-COMMAND_MODULES = ["tui", "run", "tokens", "prices", "guard", "log", "replay", "eval", "templates", "models", "bench", "score"]
+COMMAND_MODULES = ["tui", "run", "tokens", "prices", "guard", "log", "replay", "eval", "templates", "models", "bench", "score",
+                   "memtest", "embed", "probe"]
 
 
 def build_parser() -> argparse.ArgumentParser:

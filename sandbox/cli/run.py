@@ -26,7 +26,11 @@ def _add_turn_args(p: argparse.ArgumentParser) -> None:
                    help="comma-separated guard categories to switch off for this run (logged with the turn)")
     add_sampling_args(p)
     m = p.add_argument_group("memory (defaults: [memory] in <config dir>/config.toml)")
-    m.add_argument("--memory", choices=["tokens", "turns"], help="window by token budget (default) or by last-k turns")
+    m.add_argument("--memory", choices=["tokens", "turns", "retrieval"],
+                   help="window by token budget (default), by last-k turns, or the token window plus recalled dropped turns")
+    m.add_argument("--recall", choices=["embedding", "bm25"],
+                   help="with --memory retrieval: match dropped turns by sentence embeddings (default) or BM25")
+    m.add_argument("--recall-k", type=flag("recall_k"), metavar="K", help="with --memory retrieval: recall at most K dropped turns (default 3)")
     m.add_argument("--last-k", type=flag("last_k"), metavar="K", help="with --memory turns: how many past turns the model sees")
     m.add_argument("--reserve-output", type=flag("reserve_output"), metavar="N", help="tokens kept free for the reply (default: max tokens)")
     m.add_argument("--summary", action=argparse.BooleanOptionalAction, default=None,
@@ -66,7 +70,8 @@ def _open_session(args):
     from sandbox.core.session import Session
 
     window = settings.load().memory
-    changes = {"mode": args.memory, "last_k": args.last_k, "reserve_output": args.reserve_output, "summary": args.summary}
+    changes = {"mode": args.memory, "last_k": args.last_k, "reserve_output": args.reserve_output, "summary": args.summary,
+               "recall": args.recall, "recall_k": args.recall_k}
     window = replace(window, **{k: v for k, v in changes.items() if v is not None}).validated()
     session = Session.open(model=args.model, models_file=args.models, log=not args.no_log,
                            session_id=args.session, n_ctx=args.n_ctx, window=window)
@@ -145,6 +150,9 @@ def _one_turn(session, request, as_json: bool):
 def session_notes(ev) -> list[str]:
     m = ev.memory or {}
     out = [f"[memory: {m['dropped_turns']} old turns dropped to fit the context]"] if m.get("dropped_turns") else []
+    if m.get("recalled"):
+        out.append("[memory: recalled " + ", ".join(f"#{r['idx']} ({r['score']:.2f})" for r in m["recalled"])
+                   + f" by {m['recall']['method']}]")
     return out + [f"[note: {n}]" for n in ev.notes]
 
 

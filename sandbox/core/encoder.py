@@ -185,6 +185,10 @@ class SentenceEncoder:
             rows.append(tuple(ids))
         return self._embed_ids(rows)
 
+    def pieces(self, text: str) -> int:
+        """How many word pieces `text` is (`embed` keeps the first MAX_TOKENS - 2)."""
+        return len(self._tok.encode(text, add_special_tokens=False).ids)
+
     def embed_windows(self, windows: list[Window]):
         return self._embed_ids([w.ids for w in windows])
 

@@ -753,3 +753,37 @@ def plain_llama_cpp_run(path: Path | str, tokens: list[int], n_tokens: int, para
     return {"load_ms": load_ms, "ttft_ms": ttft, "total_ms": total,
             "tokens_per_s": round((count - 1) / decode_s, 2) if decode_s > 0 else 0.0, "completion_tokens": count,
             "tokens": out}
+
+
+# ---- the model's own embeddings (a second, small context in llama.cpp's embedding mode) ------------
+
+
+@dataclass
+class LocalEmbeddings:
+    vectors: np.ndarray  # (n, n_embd), unit length, mean-pooled over each text's tokens
+    tokens: list[int]  # each text's token count before cutting
+    max_tokens: int  # texts longer than this were cut to their first max_tokens tokens
+
+
+def local_embeddings(path: Path | str, texts: Sequence[str], *, n_ctx: int = 512) -> LocalEmbeddings:
+    """Mean-pooled hidden states of the GGUF model for each text (llama-cpp-python's
+    `Llama(embedding=True).embed`). Loaded in its own context and freed at once: the chat context
+    and its KV cache are untouched."""
+    path = Path(path).expanduser()
+    check_model_file(path)
+    try:
+        llm = llama_cpp.Llama(model_path=str(path), embedding=True, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx,
+                              pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN, n_threads=physical_cores(),
+                              verbose=False)
+    except ValueError:
+        raise SandboxError(f"llama.cpp could not open {path} in embedding mode; try another model") from None
+    try:
+        counts, cut = [], []
+        for t in texts:
+            ids = llm.tokenize(t.encode("utf-8"), add_bos=True)
+            counts.append(len(ids))
+            cut.append(t if len(ids) <= n_ctx else llm.detokenize(ids[1:n_ctx]).decode("utf-8", "ignore"))
+        vecs = np.asarray(llm.embed(cut, normalize=True, truncate=True), dtype=np.float32)
+    finally:
+        llm.close()
+    return LocalEmbeddings(vecs.reshape(len(texts), -1), counts, n_ctx)

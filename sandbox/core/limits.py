@@ -58,6 +58,7 @@ RANGES: dict[str, Range] = {
     "length_penalty": Range(0.0, 10.0),
     # memory: config.toml [memory], run/chat flags, the TUI's memory fields
     "last_k": Range(1, 10_000, True),
+    "recall_k": Range(0, 50, True),
     "low_water": Range(0.1, 1.0),
     "reserve_output": Range(1, 1_048_576, True),
     # config.toml [energy]

@@ -15,16 +15,20 @@ from sandbox.core.errors import SandboxError
 from sandbox.core.limits import RANGES
 from sandbox.core.tokens.gauge import Gauge, context_gauge
 
-MODES = ("tokens", "turns")
+MODES = ("tokens", "turns", "retrieval")
+RECALL_METHODS = ("embedding", "bm25")
 
 
 @dataclass(frozen=True)
 class WindowSettings:
-    mode: str = "tokens"  # "tokens": newest turns that fit the budget; "turns": the last k turns
+    mode: str = "tokens"  # "tokens": newest turns that fit the budget; "turns": the last k turns;
+    # "retrieval": the token window plus the dropped turns most like the new prompt (core/recall.py)
     last_k: int = 8
     low_water: float = 0.5  # after an overflow, refill to at most this share of the budget
     reserve_output: int | None = None  # tokens kept free for the reply; None = max_tokens
     summary: bool = False  # fold dropped turns into a running summary pinned after the system prompt
+    recall: str = "embedding"  # mode "retrieval": how dropped turns are matched to the new prompt (or "bm25")
+    recall_k: int = 3  # mode "retrieval": at most this many dropped turns recalled into the prompt
 
     def problems(self, prefix: str = "memory ") -> list[str]:
         """Every value out of its range (core/limits), each naming its key."""
@@ -37,6 +41,11 @@ class WindowSettings:
                 out.append(problem)
         if not isinstance(self.summary, bool):
             out.append(f"{prefix}summary = {self.summary!r} must be true or false")
+        if self.recall not in RECALL_METHODS:
+            out.append(f"{prefix}recall {self.recall!r} is unknown; use one of {', '.join(RECALL_METHODS)}")
+        problem = RANGES["recall_k"].problem(self.recall_k, prefix + "recall_k")
+        if problem:
+            out.append(problem)
         return out
 
     def validated(self) -> "WindowSettings":

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from sandbox import __version__
-from sandbox.core import answers, config, strategies, summary_memory, templates
+from sandbox.core import answers, config, recall, strategies, summary_memory, templates
 from sandbox.core import settings as user_settings
 from sandbox.core import backend, decoding
 from sandbox.core.engine import Engine, GenerationStats, llama_cpp_version
@@ -24,7 +24,7 @@ from sandbox.core.guard import GuardPolicy, Redactor, load_policy
 from sandbox.core.guard import learned as learned_guard
 from sandbox.core.guard.stream import GuardedStream
 from sandbox.core.limits import sample_room
-from sandbox.core.memory import SlidingWindow, Window, WindowSettings
+from sandbox.core.memory import SlidingWindow, Window, WindowSettings, budget_for
 from sandbox.core.modelfile import sha256_of
 from sandbox.core.sampling import SamplingParams
 from sandbox.core.store import Store
@@ -59,6 +59,7 @@ class Prepared:
     template: templates.Template | None
     past: list[PastTurn]
     slider: SlidingWindow
+    recall: recall.Recall | None = None  # memory mode "retrieval": the dropped turns recalled into the prompt
 
 
 def new_id() -> str:
@@ -82,6 +83,7 @@ class Session:
         self.prices = PriceTable.for_registry(registry)
         self.history: list[PastTurn] = []
         self.summary = summary_memory.Summary()
+        self.recaller = recall.Recaller(store)  # retrieval memory: turn embeddings, stored in the log once
         self.last: Turn | None = None  # the newest turn, with its request (regenerate)
         self.energy = user_settings.EnergySettings()  # set from config.toml by open(); off by default
         self.next_idx = 0
@@ -274,16 +276,26 @@ class Session:
         # prepare() is also the preview: work on a copy; turn() commits the window it used.
         slider = SlidingWindow(self.window.settings)
         slider.first = self.window.first if opts.history else 0
+        fixed_tokens, reserve_output = fixed_and_prompt - user_tokens, min(reserve, self.engine.n_ctx - 1)
+        retrieval = opts.history and self.window.settings.mode == "retrieval"
+        held = recall.reserve(budget_for(self.engine.n_ctx, fixed_tokens, user_tokens, reserve_output)) if retrieval else 0
         select = functools.partial(slider.select, [t.tokens for t in past], n_ctx=self.engine.n_ctx,
-                                   fixed_tokens=fixed_and_prompt - user_tokens, prompt_tokens=user_tokens,
-                                   reserve_output=min(reserve, self.engine.n_ctx - 1))
+                                   fixed_tokens=fixed_tokens + held, prompt_tokens=user_tokens,
+                                   reserve_output=reserve_output)
         window = select()
+        recalled = None
         while True:
             messages = list(fixed)
             for i in window.kept:
                 messages += [{"role": "user", "content": past[i].user},
                              {"role": "assistant", "content": past[i].output}]
-            messages.append({"role": "user", "content": rendered.user})
+            user_message = rendered.user
+            if retrieval:
+                recalled = self.recaller.recall(
+                    user_text, [past[i] for i in window.dropped], method=self.window.settings.recall,
+                    k=self.window.settings.recall_k, budget=held, session_id=self.id, count=self.engine.count)
+                user_message = recall.with_recall(rendered.user, recalled.items, {t.idx: t for t in past})
+            messages.append({"role": "user", "content": user_message})
             prompt = self.engine.render_chat(messages)
             tokens = self.engine.tokenize(prompt)
             if len(tokens) + reserve <= self.engine.n_ctx or not window.kept:
@@ -294,8 +306,10 @@ class Session:
             raise SandboxError(f"the prompt is {len(tokens)} tokens, {over} over the {self.engine.n_ctx}-token context; shorten it or raise --n-ctx")
         if rendered.n_samples > 1:
             notes += _sample_room_notes(self.engine.n_ctx, len(tokens), rendered.n_samples, params.max_tokens)
+        if recalled is not None and recalled.note:
+            notes.append(recalled.note)
         return Prepared(user_text, rendered, system, messages, prompt, tokens, window, params, seeds, notes, tpl, past,
-                        slider)
+                        slider, recalled)
 
     def turn(self, request: TurnRequest | str, cancel: threading.Event | None = None) -> Iterator[Event]:
         """Run one turn. `request` is a TurnRequest (a bare string: that text with the model's defaults)."""
@@ -469,6 +483,9 @@ class Session:
         m["settings"] = dict(vars(self.window.settings))
         if self.summary.text and prep.past is self.history:
             m["summary"] = self.summary.to_dict()
+        m["recalled"] = [r.to_dict() for r in prep.recall.items] if prep.recall else []
+        if prep.recall is not None:
+            m["recall"] = prep.recall.info(self.window.settings.recall_k)
         return m
 
     def _energy(self, total_ms: float) -> dict | None:

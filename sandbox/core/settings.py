@@ -3,7 +3,9 @@ conversation memory defaults and, optionally, the local machine's power draw for
 estimate. Every key is optional; every problem is reported at once with its key.
 
     [memory]
-    mode = "tokens"          # or "turns": the last `last_k` turns
+    mode = "tokens"          # or "turns": the last `last_k` turns; or "retrieval": window + recalled turns
+    recall = "embedding"     # retrieval: "embedding" (sentence encoder) or "bm25" (SQLite FTS5)
+    recall_k = 3             # retrieval: at most this many dropped turns recalled
     last_k = 8
     low_water = 0.5          # after an overflow, refill the window to this share of its budget
     reserve_output = 512     # tokens kept free for the reply (default: max_tokens)

@@ -41,7 +41,8 @@ class SandboxApp(App):
                 Binding("f6", "compare", "Compare", group=SCREENS_GROUP),
                 Binding("f7", "sessions", "Sessions", group=SCREENS_GROUP),
                 Binding("f8", "explorer", "Explorer", group=SCREENS_GROUP),
-                Binding("f9", "tokens", "Tokens", group=SCREENS_GROUP)]
+                Binding("f9", "tokens", "Tokens", group=SCREENS_GROUP),
+                Binding("f11", "embeddings", "Embeddings", group=SCREENS_GROUP)]
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()
@@ -89,6 +90,18 @@ class SandboxApp(App):
 
         if not isinstance(self.screen, TokensScreen):
             self.push_screen(TokensScreen(self.session, self.main.conversation.prompt.value))
+
+    def action_embeddings(self) -> None:
+        """Similarity of a few texts under the sentence encoder and the loaded model, side by side."""
+        from sandbox.tui.screens.embeddings import EmbeddingsScreen
+
+        if isinstance(self.screen, EmbeddingsScreen):
+            return
+        if self.session is None:
+            self.notify(self.main.load_error or "model still loading — Embeddings opens once it is ready",
+                        severity="error" if self.main.load_error else "warning")
+            return
+        self.push_screen(EmbeddingsScreen(self.session.engine.path, self.session.spec.name))
 
     def action_explorer(self) -> None:
         """The next-token distribution for a prefix, reshaped live by the sampler knobs."""
@@ -142,6 +155,8 @@ class SandboxApp(App):
                             main.action_guards)
         yield SystemCommand("Compare strategies", "One input through several strategies side by side (F6)", self.action_compare)
         yield SystemCommand("Sessions", "Browse, search, replay and re-run logged sessions (F7)", self.action_sessions)
+        yield SystemCommand("Embeddings", "Cosine similarity of texts under the sentence encoder and the loaded "
+                            "model's own embeddings, as two heatmaps (F11)", self.action_embeddings)
         yield SystemCommand("Tokens", "How the prompt splits into tokens, per tokenizer, with ids (F9)", self.action_tokens)
         yield SystemCommand("Next-token explorer", "The next-token distribution, reshaped live by temperature, top-k, "
                             "top-p and min-p; step greedy, sampled or by hand (F8)", self.action_explorer)

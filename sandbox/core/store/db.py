@@ -431,6 +431,27 @@ class Store:
             findings.setdefault(r["turn_id"], []).append(dict(r))
         return [rows.decode_turn(dict(t), samples.get(t["id"], []), findings.get(t["id"], [])) for t in turn_rows]
 
+    @_translate_errors
+    def turn_embeddings(self, session_id: str, model: str) -> dict[int, bytes]:
+        """Retrieval memory: the stored embedding of each of the session's turns (idx -> vector bytes)."""
+        if self._empty:
+            return {}
+        return {r[0]: r[1] for r in self._rows(
+            "SELECT t.idx, e.vector FROM turn_embeddings e JOIN turns t ON t.id = e.turn_id "
+            "WHERE t.session_id = ? AND e.model = ?", [session_id, model])}
+
+    @_translate_errors
+    def save_turn_embeddings(self, session_id: str, model: str, vectors: dict[int, bytes]) -> int:
+        """Store embeddings of logged turns (by idx); a turn not in the log is skipped. Returns the count stored."""
+        self._require_writable()
+        with self._transaction():
+            ids = {r[0]: r[1] for r in self.db.execute(
+                "SELECT idx, id FROM turns WHERE session_id = ? ORDER BY rowid", [session_id]).fetchall()}
+            rows = [{"turn_id": ids[i], "model": model, "vector": v} for i, v in vectors.items() if i in ids]
+            if rows:
+                self.db["turn_embeddings"].insert_all(rows, replace=True)
+        return len(rows)
+
     def export_session(self, id: str) -> dict:
         """`{"session": {...}, "turns": [...]}`: what `log show --json` prints and `log import` reads."""
         with self._lock:

@@ -146,3 +146,13 @@ def m004_turn_request(db: Database) -> None:
     # The TurnRequest that decided each turn, whole (grammar and schema as text): a re-run reads
     # it back instead of rebuilding the request from the result. NULL for turns logged before.
     db["turns"].add_column("request_json", str)
+
+
+@migration
+def m005_turn_embeddings(db: Database) -> None:
+    # Retrieval memory: each past turn's sentence embedding, computed once per encoder model.
+    db["turn_embeddings"].create(
+        {"turn_id": str, "model": str, "vector": bytes},
+        pk=("turn_id", "model"),
+        foreign_keys=[("turn_id", "turns", "id")],
+    )

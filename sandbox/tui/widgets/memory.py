@@ -23,6 +23,8 @@ def mode_text(settings: dict | None, mode: str | None) -> str:
     if (settings.get("mode") or mode) == "turns":
         k = settings.get("last_k", "?")
         return f"last {k} turn{'' if k == 1 else 's'}"
+    if (settings.get("mode") or mode) == "retrieval":
+        return f"by token budget + recall ({settings.get('recall', 'embedding')}, k={settings.get('recall_k', 3)})"
     return "by token budget"
 
 
@@ -67,6 +69,12 @@ def memory_view(memory: dict, history: list, *, title: str | None = None, width:
         head.add_row("", text)
     elif (memory.get("settings") or {}).get("summary"):
         head.add_row("summary", dim_text("on · written when turns are dropped"))
+    recalled = {r["idx"]: r["score"] for r in memory.get("recalled") or ()}
+    info = memory.get("recall")
+    if info:
+        names = ", ".join(f"#{i} ({s:.2f})" for i, s in sorted(recalled.items(), key=lambda p: -p[1])) or "nothing"
+        head.add_row("recalled", Text.assemble((names, "magenta"), (f" · {info.get('method')} · "
+                                               f"{fmt.count(info.get('tokens'))}/{fmt.count(info.get('budget'))} tok", "dim")))
     turns = [t for t in history if t.idx in kept or t.idx in dropped]
     if not turns:
         return Group(head, Text("no earlier turns yet", style="dim italic"))
@@ -79,10 +87,12 @@ def memory_view(memory: dict, history: list, *, title: str | None = None, width:
         n_out = sum(1 for t in hidden if t.idx in dropped)
         rows.add_row(Text("…", style="dim"), "", Text(f"{len(hidden)} older turns ({n_out} dropped)", style="dim italic"))
     for t in turns[-MAX_ROWS:]:
-        out = t.idx in dropped
+        out = t.idx in dropped and t.idx not in recalled
         style = "grey42" if out else ""
         first_line = (t.user or "").strip().splitlines()[0] if (t.user or "").strip() else ""
         rows.add_row(Text(f"#{t.idx}", style="dim" if out else "bold"),
                      Text(f"{fmt.count(t.tokens)} tok", style=style or "cyan"),
-                     Text.assemble(("out · " if out else "", "grey42 italic"), (first_line, style)))
+                     Text.assemble(("out · " if out else "", "grey42 italic"),
+                                   (f"recalled {recalled[t.idx]:.2f} · " if t.idx in recalled else "", "magenta"),
+                                   (first_line, style)))
     return Group(head, rows)

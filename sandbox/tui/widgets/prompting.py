@@ -31,7 +31,8 @@ FIELDS = (
     ("seed", "seed", int),
 )
 KIND = {float: "a number", int: "a whole number"}
-MEMORY_MODES = (("tokens: fit the budget", "tokens"), ("last k turns", "turns"))
+MEMORY_MODES = (("tokens: fit the budget", "tokens"), ("last k turns", "turns"),
+                ("retrieval: window + recall by embedding", "retrieval"), ("retrieval: window + recall by BM25", "retrieval-bm25"))
 
 
 def _row(label: str, field: Input, tooltip: str | None = None) -> Horizontal:
@@ -166,7 +167,8 @@ class PromptingPanel(VerticalScroll):
         session's settings."""
         self.examples.set_session(session)
         settings = session.window.settings
-        self.query_one("#memory_mode", Select).value = settings.mode
+        self.query_one("#memory_mode", Select).value = (
+            "retrieval-bm25" if settings.mode == "retrieval" and settings.recall == "bm25" else settings.mode)
         self.query_one("#last_k", Input).value = str(settings.last_k)
         if settings.reserve_output is not None:
             self.query_one("#reserve_output", Input).value = str(settings.reserve_output)
@@ -236,8 +238,11 @@ class PromptingPanel(VerticalScroll):
     def window_settings(self, base: WindowSettings) -> WindowSettings:
         """The memory fields over `base` (the session's settings: what the form does not show,
         such as low_water from the config file, stays), validated by core."""
-        values: dict = {"mode": self.query_one("#memory_mode", Select).value,
+        mode = self.query_one("#memory_mode", Select).value
+        values: dict = {"mode": "retrieval" if mode == "retrieval-bm25" else mode,
                         "summary": self.query_one("#memory_summary", Checkbox).value}
+        if values["mode"] == "retrieval":
+            values["recall"] = "bm25" if mode == "retrieval-bm25" else "embedding"
         for name, label in (("last_k", "last k"), ("reserve_output", "reserve out")):
             raw = self.query_one(f"#{name}", Input).value.strip()
             if not raw:

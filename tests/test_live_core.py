@@ -75,7 +75,7 @@ def test_window_settings_apply_validated_and_choose_the_window_afresh(session):
     memory = session.memory_of(prep)
     assert memory["kept"] == [2, 3] and memory["dropped"] == [0, 1]
     assert memory["settings"] == {"mode": "turns", "last_k": 2, "low_water": 0.5, "reserve_output": None,
-                                  "summary": False}
+                                  "summary": False, "recall": "embedding", "recall_k": 3}
     same = session.window
     session.set_window_settings(WindowSettings(mode="turns", last_k=2))
     assert session.window is same, "the same settings keep the window (and its cache-friendly start)"

@@ -155,7 +155,7 @@ def test_import_of_a_bad_file_is_one_line(home, tmp_path, content, message):
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
     assert f"{bad} {message}" in r.stderr
     r = sandbox(home, "log", "import", str(tmp_path / "missing.json"))
-    assert r.returncode == 2 and "cannot read" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 2 and "missing.json does not exist" in r.stderr and r.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("command", [["show", "deadbeef"], ["show", "dead", "--json"],

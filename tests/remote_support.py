@@ -145,7 +145,7 @@ class FaultProxy:
         events = 0
         try:
             while True:
-                line = resp.fp.readline()
+                line = resp.readline()  # the body only: fp.readline would wait out the keep-alive after it
                 if not line:
                     break
                 if mode == "drop" and line.startswith(b"data:"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sandbox.core.guard.model import Finding
 
-MIN_SCORE = 0.2  # below this a head's window is not worth reporting at all
+MIN_SCORE = 0.45  # a head reports a window only near its operating point (0.5): below, it would be noise on every text
 CATEGORY = {"injection": "injection", "jailbreak": "jailbreak", "prompt_leak": "prompt_leak", "harm": "harm",
             "toxicity": "toxicity"}
 DETAIL = {"injection": "reads like a prompt injection", "jailbreak": "reads like a jailbreak prompt",

@@ -119,7 +119,7 @@ def test_the_v1_fixture_migrates_forward_without_loss(tmp_path):
         Store.open(path, readonly=True)
 
     with Store.open(path) as s:
-        assert s.migrated == ["m003_run_metadata", "m004_turn_request"]
+        assert s.migrated == ["m003_run_metadata", "m004_turn_request", "m005_turn_embeddings"]
         db = s.db
         for table, columns in EXPECTED_COLUMNS.items():
             assert db[table].columns_dict == columns, table

@@ -312,7 +312,7 @@ def test_cli_suite_errors_are_one_sentence(tmp_path):
     r = run_cli("eval", "math", "--data", "x.jsonl")
     assert r.returncode == 2 and "--data goes with a template" in r.stderr
     r = run_cli("eval", "math", "--repeat", "0")
-    assert r.returncode == 2 and "--repeat 0" in r.stderr
+    assert r.returncode == 2 and "--repeat: 0 is out of range" in r.stderr
 
 
 async def test_compare_screen_runs_a_suite_and_a_cell_opens_its_session(tmp_path, base, sandbox_home):

@@ -138,6 +138,7 @@ class MainScreen(Screen):
                 self.inspector.model_failed(self.load_error)
         elif worker.group == "turn":
             self.busy = None
+            self.recount()  # counting waited while the reply streamed (recount pauses while busy)
             if state != WorkerState.SUCCESS and self.view is not None and self.view.turn is None:
                 await self.view.failed(message or "cancelled")
                 self.restore_prompt()
@@ -201,7 +202,6 @@ class MainScreen(Screen):
             turn = event.turn
             self.inspector.show_turn(turn, self.session_total())
             self.prompting.show_seed(turn.seed)
-            self.recount()
             if turn.finish_reason in ("cancelled", "error"):
                 self.restore_prompt()
             if turn.error:  # the model's server failed: the partial turn is logged, the prompt restored
@@ -262,7 +262,7 @@ class MainScreen(Screen):
         settings apply to the session as they are edited (not while a reply streams)."""
         if self.session is None:
             return
-        if self.busy == "turn":  # nothing to count competes with a generation; TurnDone recounts
+        if self.busy == "turn":  # nothing to count competes with a generation; the turn's end recounts
             self.inspector.pause()
             return
         try:

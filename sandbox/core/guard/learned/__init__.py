@@ -64,6 +64,12 @@ class LearnedLayer:
         if not wins or not names:
             return []
         vecs = self.encoder.embed_windows(wins)
+        if len(wins) > 1:  # the heads were fitted and calibrated on each window and on their mean
+            from sandbox.core.encoder import Window
+
+            mean = vecs.mean(0)
+            vecs = np.vstack([vecs, mean / max(float(np.linalg.norm(mean)), 1e-12)])
+            wins = [*wins, Window(wins[0].start, wins[-1].end, ())]
         probs = self.heads.probabilities(vecs)
         out = []
         for name in names:

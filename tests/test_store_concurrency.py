@@ -1,4 +1,3 @@
-import pytest
 """Several processes writing one log, and a writer killed mid-loop: the database stays whole and
 every committed turn is there."""
 
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 
 from sandbox.core.store import Store
+from sandbox.core.store.schema import MIGRATION_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITER = Path(__file__).parent / "fixtures" / "log_writer.py"
@@ -29,7 +29,6 @@ def _integrity(path: Path) -> str:
         conn.close()
 
 
-@pytest.mark.xfail(reason='KNOWN FAILURE after the merges of this session (counts 5 turns where 3 are expected): not yet diagnosed, see the closing note', strict=False)
 def test_three_writers_at_once_lose_nothing(tmp_path):
     db, go = tmp_path / "sandbox.db", tmp_path / "go"
     procs = [
@@ -53,7 +52,7 @@ def test_three_writers_at_once_lose_nothing(tmp_path):
         assert len(store.search("output")) == 50  # the search limit; the index has all 60
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM turns_fts WHERE turns_fts MATCH 'output'").fetchone()[0] == 60
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3  # migrated once
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(MIGRATION_NAMES)  # each migration applied once, not once per writer
     conn.close()
 
 

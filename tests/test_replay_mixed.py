@@ -74,7 +74,6 @@ def make_mixed_session() -> tuple[str, dict]:
     return s.id, kinds
 
 
-@pytest.mark.xfail(reason='KNOWN FAILURE: the resumed continuation (turn 15 of 16) does not reproduce; turns 0-14 do. Issue 12 stays open', strict=False)
 def test_a_mixed_session_reruns_identically_and_an_override_is_named(sandbox_home):
     from sandbox.core.store import Store
 

@@ -192,6 +192,9 @@ class ModelEngine(Protocol):
 
     def reset_cache(self) -> None: ...
 
+    # Changes whenever the KV cache does (a served model: never; its server keeps its own).
+    cache_epoch: int
+
     def close(self) -> None: ...
 
 

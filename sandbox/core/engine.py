@@ -198,6 +198,10 @@ class Engine:
         self._mem = llama_cpp.llama_get_memory(ctx.ctx)
         self._batch = llama_cpp.llama_batch_init(max(n_batch, MAX_PARALLEL), 0, 1)
         self._cache: list[int] = []  # tokens whose KV sits in sequence 0, in order
+        # Bumped by every call that changes the KV cache. The same tokens give slightly different
+        # KV values depending on how they were batched (a prompt chunk, one generated token at a
+        # time), so a turn only reproduces from a cache its own session left (Session._claim_cache).
+        self.cache_epoch = 0
         self._lock = threading.Lock()
         self._eog: list[int] | None = None
         self.metadata = model.metadata()
@@ -390,6 +394,7 @@ class Engine:
                 break
             keep += 1
         keep = min(keep, len(tokens) - 1)  # the last prompt token is always decoded: its logits sample
+        self.cache_epoch += 1
         if not llama_cpp.llama_memory_seq_rm(self._mem, -1, keep, -1):
             llama_cpp.llama_memory_clear(self._mem, True)
             keep = 0
@@ -506,6 +511,7 @@ class Engine:
         keep = window // 2
         start = 0  # first position (in tokens) whose log-probability this window still has to give
         with self._lock:
+            self.cache_epoch += 1
             while len(out) < len(tokens) - 1:
                 if cancel is not None and cancel.is_set():
                     break
@@ -636,6 +642,7 @@ class Engine:
 
     def reset_cache(self) -> None:
         with self._lock:
+            self.cache_epoch += 1
             llama_cpp.llama_memory_clear(self._mem, True)
             self._cache = []
 

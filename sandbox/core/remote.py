@@ -372,6 +372,8 @@ class RemoteEngine:
     def beam_search(self, *args, **kwargs):
         self.capabilities.require("beam", self.spec.name)
 
+    cache_epoch = 0  # the server manages its own cache: nothing here ever changes it
+
     def reset_cache(self) -> None:
         """The server manages its own cache."""
 

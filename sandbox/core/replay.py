@@ -585,8 +585,9 @@ class Rerun:
                 session.window.first = sum(1 for p in session.history if old and p.idx <= old[-1].idx)
             else:
                 session.window.first = sum(1 for p in session.history if p.idx < old[first].idx)
-        if turn.get("rendered_prompt") and (turn.get("usage") or {}).get("cached_tokens") == 0:
-            session.engine.reset_cache()  # the original evaluated its whole prompt: so does the re-run
+        usage = turn.get("usage") or {}
+        if usage.get("cold_start") or (turn.get("rendered_prompt") and usage.get("cached_tokens") == 0):
+            session.start_cold()  # the original began from an empty cache (or evaluated its whole prompt): so does the re-run
 
 
 def _remembered_later(turns: list[dict]) -> set[int]:

@@ -91,6 +91,7 @@ class Session:
         self._created = False
         self._sha256: str | None = None
         self._pair_overhead: int | None = None
+        self._cache_epoch: int | None = None  # the engine's cache_epoch when this session's last turn ended
         self.parent_id: str | None = None
         self.title: str | None = None  # the logged session's title (default: its first prompt)
 
@@ -220,6 +221,19 @@ class Session:
 
     # ---- one turn ------------------------------------------------------------------------------
 
+    def _claim_cache(self) -> bool:
+        """Start this turn from the KV cache this session's previous turn left, or from an empty
+        one: never from another session's work (or a probe's, a score's), whose KV values depend on
+        how it was batched. A session's first turn in a process thus starts cold, and a re-run that
+        starts the same turns cold reproduces them. Returns whether the turn starts cold."""
+        if self._cache_epoch is None or self.engine.cache_epoch != self._cache_epoch:
+            self.engine.reset_cache()
+        return not self.engine.cached_tokens
+
+    def start_cold(self) -> None:
+        """The next turn starts from an empty KV cache (a re-run of a turn that did)."""
+        self._cache_epoch = None
+
     def set_window_settings(self, settings: WindowSettings) -> WindowSettings:
         """Memory settings for the turns from now on (validated; logged with each turn). Changed
         settings choose the window afresh: turns the old ones dropped come back if there is room."""
@@ -343,6 +357,7 @@ class Session:
             return
         text = scan.redacted  # redacted text is all the model (and the log) ever sees
         opts = opts.replace(text=text)
+        cold = self._claim_cache()
 
         prep = self.prepare(opts)
         if opts.history:
@@ -405,12 +420,13 @@ class Session:
         reuse = CacheReuse(stats.cached_tokens, stats.prompt_tokens, self.costs[-1] if self.costs else None)
         cost = self.prices.chat_cost(prep.messages, [s.output for s in samples], reuse)
         turn = self._turn_object(turn_id, idx, prep, opts, output, answer, samples, vote, stats, cost, guard_log,
-                                 blocked, finish)
+                                 blocked, finish, cold)
         self._decoding_fields(turn, opts, stats.samples[chosen])
         backend.annotate(turn, stats, self.engine)
         self._log(turn)
         self.costs.append(cost)
         self.last = turn
+        self._cache_epoch = self.engine.cache_epoch
         if finish not in ("cancelled", "error") and not blocked and opts.history:
             self.history.append(PastTurn(idx, prep.rendered.user, output, self._turn_tokens(prep.rendered.user, output)))
         yield TurnDone(turn)
@@ -498,7 +514,7 @@ class Session:
         return self._memory(prep)
 
     def _turn_object(self, turn_id, idx, prep: Prepared, opts: TurnRequest, output, answer, samples: list[Sample], vote,
-                     stats: GenerationStats, cost, guard_log, blocked, finish) -> Turn:
+                     stats: GenerationStats, cost, guard_log, blocked, finish, cold: bool) -> Turn:
         request = opts.replace(params=opts.params.with_(seed=prep.params.seed), memory=self.window.settings)
         original = opts.regenerates
         if len(samples) == 1 and answer is None:
@@ -514,7 +530,7 @@ class Session:
             same_seed=(prep.params.seed == original.seed) if original else None,
             identical_to_original=(output == original.output) if original else None,
             examples=[e.to_dict() for e in opts.examples] if opts.examples is not None else None,
-            usage=Usage(stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens),
+            usage=Usage(stats.prompt_tokens, stats.cached_tokens, stats.completion_tokens, cold_start=cold),
             timings=Timings(round(self.engine.load_ms, 1), round(stats.ttft_ms, 1), round(stats.total_ms, 1),
                             stats.tokens_per_s),
             cost=cost, energy=self._energy(stats.total_ms), memory=self._memory(prep), guard=guard_log,

@@ -245,6 +245,7 @@ class Usage:
     cached_tokens: int = 0
     completion_tokens: int = 0
     exact: bool = True  # False: a served model without a tokenizer endpoint, counts estimated
+    cold_start: bool = False  # the turn began from an empty KV cache (a re-run starts it cold too)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -350,7 +351,7 @@ class Turn:
         values["samples"] = [Sample.from_dict(s) for s in d.get("samples") or [] if isinstance(s, dict)]
         usage, timings = d.get("usage") or {}, d.get("timings") or {}
         values["usage"] = Usage(**{k: usage.get(k) or 0 for k in ("prompt_tokens", "cached_tokens", "completion_tokens")},
-                                exact=usage.get("exact", True) is not False)
+                                exact=usage.get("exact", True) is not False, cold_start=usage.get("cold_start") is True)
         values["timings"] = Timings(**{k: timings.get(k) or 0 for k in ("load_ms", "ttft_ms", "total_ms", "tokens_per_s")})
         for key in ("params", "cost", "memory", "guard"):
             values[key] = d.get(key) or {}

@@ -79,7 +79,7 @@ def _rerun(args, overrides: dict) -> int:
     cancel = threading.Event()
     run = replay.rerun(args.id, model=args.model, models_file=args.models, overrides=overrides, cancel=cancel)
     err = sys.stderr
-    tokens = 0
+    tokens, line_open, held = 0, False, ""
     with ctrl_c_cancels(cancel):
         for ev in run:
             if isinstance(ev, replay.RerunStarted):
@@ -91,19 +91,27 @@ def _rerun(args, overrides: dict) -> int:
                 print(f"re-running {ev.turns} turn{'s' if ev.turns != 1 else ''} of session {ev.session_id[:12]} "
                       f"on {ev.model} ({what}); Ctrl+C stops", file=err)
             elif isinstance(ev, TurnStarted):
-                tokens = 0
+                tokens, line_open = 0, True
                 print(f"turn {ev.idx} …", end="", file=err, flush=True)
             elif isinstance(ev, Token):
                 tokens += 1
                 if tokens % 16 == 0:
                     print(".", end="", file=err, flush=True)
             elif isinstance(ev, Blocked):
-                print(f" blocked by the {ev.stage} guard ({ev.reason})", end="", file=err)
+                held = f" blocked by the {ev.stage} guard ({ev.reason})"
+                if line_open:  # an input block comes before any TurnStarted: its line opens at the comparison
+                    print(held, end="", file=err)
+                    held = ""
             elif isinstance(ev, replay.TurnSkipped):
                 print(f"turn {ev.idx}: skipped, {ev.reason}", file=err)
             elif isinstance(ev, replay.TurnCompared):
-                print(f" {ev.result['verdict']}" if ev.result.get("turn_id_after") else replay.verdict_line(ev.result),
-                      file=err)
+                if ev.result.get("turn_id_after"):
+                    if not line_open:
+                        print(f"turn {ev.result['idx']} …{held}", end="", file=err)
+                    print(f" {ev.result['verdict']}", file=err)
+                else:
+                    print(("\n" if line_open else "") + replay.verdict_line(ev.result), file=err)
+                line_open, held = False, ""
     result = run.result
     if args.json:
         print_json(result)

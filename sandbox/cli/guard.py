@@ -56,6 +56,8 @@ def register(sub) -> None:
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     e.add_argument("--examples", type=int, default=0, metavar="N", help="also list up to N misses and false positives per layer")
     e.add_argument("--policy", metavar="FILE", help="a guard policy TOML merged over the default")
+    e.add_argument("--record", metavar="NOTE",
+                   help="append this blind-split measurement, headed NOTE, to the data card's history")
     e.set_defaults(func=run_eval)
 
     t = gsub.add_parser(
@@ -177,8 +179,15 @@ def run_eval(args) -> int:
     rows = ev.rows_from_file(args.data) if args.data else ev.blind_rows()
     if not rows:
         raise SandboxError(f"{args.data or 'the blind split'} has no rows to evaluate")
+    if args.record and args.data:
+        raise SandboxError("--record keeps blind-split measurements in the data card; drop --data to record one")
     scores = ev.evaluate(policy, rows)
     split = ev.split_summary(rows, args.data or "blind")
+    if args.record:
+        from sandbox.core.guard.learned import card as data_card, heads as heads_mod
+
+        data_card.record(heads_mod.CARD_FILE, heads_mod.HERE / "DATA_CARD.md", args.record, split, scores)
+        print(f"recorded in {heads_mod.HERE / 'DATA_CARD.md'}", file=sys.stderr)
     if args.json:
         print(json.dumps({"layers": {k: v.to_dict(args.examples) for k, v in scores.items()}, "split": split,
                           "learned": {"on": st.on, "status": st.reason}}, ensure_ascii=False))
@@ -212,6 +221,14 @@ def run_train(args) -> int:
     heads, card = train.train(enc, progress=lambda msg: print(msg, file=sys.stderr), cache=cache)
     out = Path(args.out) if args.out else heads_mod.HERE
     out.mkdir(parents=True, exist_ok=True)
+    previous = out / heads_mod.CARD_FILE.name
+    if previous.is_file():  # the blind-split measurements of earlier heads stay on the card
+        try:
+            history = json.loads(previous.read_text(encoding="utf-8")).get("blind")
+        except (OSError, ValueError):
+            history = None
+        if history:
+            heads.card["blind"] = history
     heads.save(out / heads_mod.HEADS_FILE.name, out / heads_mod.CARD_FILE.name)
     data_card.write(heads.card, out / "DATA_CARD.md")
     if args.json:

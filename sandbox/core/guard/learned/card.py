@@ -60,3 +60,28 @@ def _targets(card: dict) -> str:
 
 def write(card: dict, path: Path) -> None:
     Path(path).write_text(render(card), encoding="utf-8")
+
+
+def blind_table(note: str, split: dict, scores: dict) -> str:
+    """One measurement of `guard eval` as the card shows it: a headed table per layer."""
+    labels = sorted({lab for sc in scores.values() for lab in sc.recall})
+    counts = ", ".join(f"{k} {n}" for k, n in split["by_label"].items())
+    lines = [f"**{note}** ({split['rows']} texts: {counts})", "",
+             "| layer | " + " | ".join(labels) + " | benign flagged |",
+             "|---|" + "---|" * (len(labels) + 1)]
+    for name, sc in scores.items():
+        lines.append(f"| {name} | " + " | ".join(f"{sc.recall.get(lab, 0):.3f}" for lab in labels)
+                     + f" | {sc.false_positive_rate:.4f} |")
+    return "\n".join(lines)
+
+
+def record(card_path: Path, md_path: Path, note: str, split: dict, scores: dict) -> None:
+    """Append a blind-split measurement to the card (heads.json keeps the history) and re-render it.
+    The heads' SHA-256 covers the npz only, so the card can grow without retraining."""
+    import json
+
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    table = blind_table(note, split, scores)
+    card["blind"] = f"{card['blind']}\n\n{table}" if card.get("blind") else table
+    card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write(card, md_path)

@@ -1,6 +1,8 @@
 """`sandbox guard eval`: recall per category and false positives on benign text, for the rules alone,
 the learned heads alone and both, on the blind split that training never saw (or on a file of your
-own). A text counts as flagged when its verdict is not `allow`, as a user of the guard would see it."""
+own). A text counts as flagged when a finding other than PII acts on it (blocks, warns or
+redacts), as a user of the guard would see it. Redacting an e-mail address in a benign text is
+the guard working, not a false positive, and it does not count as catching an attack either."""
 
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def evaluate(policy, rows: list[Row], layers=("rules", "learned", "both"), progr
         missed, flagged_benign = [], []
         for k, r in enumerate(rows):
             res = pol.scan(r.text, stage=r.stage)
-            flagged = res.verdict != "allow"
+            flagged = any(f.category != "pii" for f in res.acted())
             if r.labels == {"benign"}:
                 fp[1] += 1
                 by_stage[r.stage][1] += 1

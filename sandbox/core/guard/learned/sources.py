@@ -34,7 +34,9 @@ EXTERNAL = {
     "promptwl": Source("promptwl", "0.3.2", "MIT", "red-team wordlists: injection, jailbreak, extraction phrases"),
     "jailbreak-corpus-mini-py": Source("jailbreak-corpus-mini-py", "0.1.0", "MIT", "small jailbreak / injection fixture set"),
 }
-OWN = Source("sandbox", "", "Apache-2.0", "the project's own cases, written for this layer (data/own/)")
+OWN = Source("sandbox", "", "Apache-2.0", "the project's own cases, written for this layer (data/own/); gen-*.jsonl is "
+             "structured benign text (names, e-mails, addresses) generated with Faker (MIT), seeded, by "
+             "scripts/guard_data/gen_benign_data.py")
 
 
 def _objects(text: str):

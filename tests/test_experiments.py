@@ -34,6 +34,29 @@ def test_memory_test_runs_a_mode_on_the_real_model(engine):
     assert 0 < d["reread_share"] <= 1 and d["prompt_tokens"] > 0
 
 
+def test_scripted_exchanges_carry_the_facts_and_each_question_leaves_the_memory_as_it_was(engine):
+    from sandbox.core.session import Session
+    from sandbox.core.turn import TurnRequest
+
+    registry = config.load()
+    session = Session(engine=engine, spec=registry.get(None), registry=registry, store=None,
+                      window=memory_test.MODES["window"])
+    plan = memory_test.Plan(facts=2, filler=1, max_tokens=8)
+    for text, answer in plan.script()[:3]:
+        assert answer is None
+        session.add_exchange(text, plan.reply(text))
+    assert [p.output for p in session.history] == [memory_test.ACK, memory_test.ACK, plan.reply("Tell me about rain.")]
+    before = session.memory_state()
+    prompts = []
+    for question in ("What is my cat called?", "Which city do I live in?"):
+        for ev in session.turn(TurnRequest(text=question, params=session.defaults.with_(max_tokens=8, seed=1))):
+            if type(ev).__name__ == "TurnDone":
+                prompts.append(ev.turn.rendered_prompt)
+        session.restore_memory(before)
+    assert len(session.history) == 3 and session.next_idx == 3
+    assert "Bartholomew" in prompts[1] and "What is my cat called?" not in prompts[1]  # one answer never leaks into the next
+
+
 def test_memory_test_refuses_an_unknown_mode_in_one_sentence():
     r = run_cli("memory-test", "--modes", "window,magic")
     assert r.returncode != 0 and "unknown mode magic" in r.stderr and "Traceback" not in r.stderr

@@ -1,6 +1,9 @@
 """`sandbox memory-test`: does the model still know a fact stated many turns ago? One scripted chat
 per memory mode on the same model: N facts, then filler turns until the window has dropped them,
-then a question about each fact. Recall = share of questions whose reply contains the answer,
+then a question about each fact. The facts and the filler are scripted exchanges, replies
+included, so only the memory can carry a fact (a small model otherwise repeats its first reply
+every turn, and the fact rides along in its own words). Each question is asked on its own, from
+the same memory, so one answer cannot leak into the next. Recall = share of questions whose reply contains the answer,
 with a Wilson 95% interval; `reread_share` = share of prompt tokens evaluated again rather than
 served from the KV cache (the price of each mode in prompt processing)."""
 
@@ -24,9 +27,13 @@ FACTS = [
     ("My teacher is called Mr Okonkwo.", "What is my teacher called?", "okonkwo"),
     ("I play the oboe.", "Which instrument do I play?", "oboe"),
 ]
+ACK = "Noted, I will remember that."
 FILLER = ["Tell me about rain.", "Tell me about trees.", "Tell me about rivers.", "Tell me about clouds.",
           "Tell me about bread.", "Tell me about stars.", "Tell me about sand.", "Tell me about wind.",
           "Tell me about snow.", "Tell me about grass.", "Tell me about stones.", "Tell me about the moon."]
+# A reply to each filler turn: long enough that a few of them push the facts out of a small window.
+FILLER_REPLY = ("{topic} is part of everyday life. People have written about it for centuries, in poems, "
+                "in science books and in conversation, and there is always more to learn about it.")
 MODES = {
     "window": WindowSettings(mode="tokens"),
     "summary": WindowSettings(mode="tokens", summary=True),
@@ -90,6 +97,13 @@ class Plan:
         out += [(q, a) for _, q, a in facts]
         return out
 
+    @staticmethod
+    def reply(text: str) -> str:
+        """The scripted reply to a statement or a filler turn."""
+        if text in FILLER:
+            return FILLER_REPLY.format(topic=text.removeprefix("Tell me about ").rstrip(".").capitalize())
+        return ACK
+
 
 def run(engine, spec, registry, plan: Plan, modes: list[str], progress=None) -> dict[str, ModeResult]:
     """Each mode in its own fresh (unlogged) session on `engine`, greedy decoding, fixed seeds."""
@@ -104,12 +118,18 @@ def run(engine, spec, registry, plan: Plan, modes: list[str], progress=None) -> 
         r = ModeResult(mode)
         t0 = time.perf_counter()
         for i, (text, answer) in enumerate(script):
-            opts = TurnRequest(text=text, params=SamplingParams(temperature=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.1,
-                                                     max_tokens=plan.max_tokens, seed=plan.seed + i))
+            params = SamplingParams(temperature=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.1,
+                                    max_tokens=plan.max_tokens, seed=plan.seed + i)
+            if answer is None:
+                session.add_exchange(text, plan.reply(text), params)
+                continue
+            opts = TurnRequest(text=text, params=params)
             turn = None
+            before = session.memory_state()
             for ev in session.turn(opts):
                 if type(ev).__name__ == "TurnDone":
                     turn = ev.turn.to_dict()
+            session.restore_memory(before)  # the next question sees the same memory, not this answer
             r.prompt_tokens += turn["usage"]["prompt_tokens"]
             r.cached_tokens += turn["usage"]["cached_tokens"]
             if answer is not None:

@@ -221,6 +221,38 @@ class Session:
 
     # ---- one turn ------------------------------------------------------------------------------
 
+    def _slide_window(self, opts: TurnRequest, cancel: threading.Event | None = None) -> Prepared:
+        """The turn's prompt, after moving the window as this turn needs; turns it drops are folded
+        into the summary when summary memory is on."""
+        prep = self.prepare(opts)
+        if opts.history:
+            self.window.first = prep.slider.first
+            if self.window.settings.summary and prep.window.evicted_now:
+                dropped = [prep.past[i] for i in prep.window.evicted_now]
+                self.summary, problem = summary_memory.update(self.engine, self.summary, dropped, cancel=cancel)
+                notes = prep.notes + [problem or f"summary memory: folded {len(dropped)} dropped turns into the summary "
+                                      f"({self.summary.tokens} tokens)"]
+                prep = self.prepare(opts)  # the prompt now carries the new summary
+                self.window.first = prep.slider.first
+                prep.notes[:] = notes
+        return prep
+
+    def add_exchange(self, user: str, reply: str, params: SamplingParams | None = None) -> None:
+        """An exchange the model did not write, added to the conversation as if it had (a scripted
+        chat: memory-test states its facts this way). The window moves and the summary folds as for
+        a real turn; nothing is generated or logged; it takes the next turn idx."""
+        self._slide_window(TurnRequest(text=user, params=params or self.defaults))
+        self.history.append(PastTurn(self.next_idx, user, reply, self._turn_tokens(user, reply)))
+        self.next_idx += 1
+
+    def memory_state(self) -> "MemoryState":
+        """What the model will remember on the next turn, to come back to (`restore_memory`)."""
+        return MemoryState(list(self.history), self.window.first, self.summary, self.next_idx)
+
+    def restore_memory(self, state: "MemoryState") -> None:
+        self.history, self.window.first, self.summary, self.next_idx = (
+            list(state.history), state.first, state.summary, state.next_idx)
+
     def _claim_cache(self) -> bool:
         """Start this turn from the KV cache this session's previous turn left, or from an empty
         one: never from another session's work (or a probe's, a score's), whose KV values depend on
@@ -359,17 +391,7 @@ class Session:
         opts = opts.replace(text=text)
         cold = self._claim_cache()
 
-        prep = self.prepare(opts)
-        if opts.history:
-            self.window.first = prep.slider.first
-            if self.window.settings.summary and prep.window.evicted_now:
-                dropped = [prep.past[i] for i in prep.window.evicted_now]
-                self.summary, problem = summary_memory.update(self.engine, self.summary, dropped, cancel=cancel)
-                notes = prep.notes + [problem or f"summary memory: folded {len(dropped)} dropped turns into the summary "
-                                      f"({self.summary.tokens} tokens)"]
-                prep = self.prepare(opts)  # the prompt now carries the new summary
-                self.window.first = prep.slider.first
-                prep.notes[:] = notes
+        prep = self._slide_window(opts, cancel)
         idx = self.next_idx
         self.next_idx += 1
         yield TurnStarted(turn_id, idx, opts.strategy, prep.prompt, len(prep.seeds), self._memory(prep),
@@ -565,6 +587,15 @@ class Session:
             )
             self._created = True
         self.store.log_turn(turn.to_dict())
+
+
+@dataclass(frozen=True)
+class MemoryState:
+    """A session's memory between turns: the past turns, the window's start, the summary."""
+    history: list
+    first: int
+    summary: summary_memory.Summary
+    next_idx: int
 
 
 class BeamGeneration:

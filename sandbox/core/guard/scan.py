@@ -47,7 +47,7 @@ def scan(policy, text: str, stage: str = "input", redactor: Redactor | None = No
         f.action = action if f.score >= threshold else "allow"
     findings.sort(key=lambda f: (f.span[0], -RANK[f.action], f.rule))
     verdict = max((f.action for f in findings), key=RANK.__getitem__, default="allow")
-    redact = [f for f in findings if f.action == "redact"]
+    redact = _redaction_spans([f for f in findings if f.action == "redact"])
     strip = [f.span for f in findings if f.rule in _STRIP_RULES and f.action != "allow"]
     if redact or strip:
         redacted = (redactor or Redactor()).apply(text, redact, strip)
@@ -55,3 +55,12 @@ def scan(policy, text: str, stage: str = "input", redactor: Redactor | None = No
         redacted = text
     ms = (time.perf_counter() - t0) * 1000
     return ScanResult(verdict=verdict, findings=findings, redacted=redacted, ms=ms, stage=stage, errors=errors)
+
+
+def _redaction_spans(found: list[Finding]) -> list[Finding]:
+    """What gets redacted. A learned finding's span is a whole window; when a rule of the same
+    category marked words inside that window, those words are what goes (`well <PROFANITY_1>
+    that`, not the whole sentence). The learned finding still stands as a finding."""
+    rules = [f for f in found if not f.rule.startswith("learned.")]
+    return [f for f in found if not f.rule.startswith("learned.") or not any(
+        r.category == f.category and f.span[0] <= r.span[0] and r.span[1] <= f.span[1] for r in rules)]

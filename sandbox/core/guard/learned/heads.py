@@ -1,5 +1,6 @@
-"""The classifier heads: one logistic regression per category on the encoder's 384-dim embeddings,
-and the bank of labelled training examples a finding cites as its nearest neighbours.
+"""The classifier heads: one small network per category on the encoder's 384-dim embeddings (a
+hidden ReLU layer, then a logistic output; heads without a hidden layer are plain logistic
+regressions, as the first shipped ones were), and the bank of labelled training examples a finding cites as its nearest neighbours.
 
 The file is `heads.npz` (weights, calibrated biases, the neighbour bank) beside `heads.json` (the data
 card's figures and the npz's SHA-256, checked at load). `sandbox guard train` writes both."""
@@ -39,17 +40,23 @@ class Neighbour:
 @dataclass
 class Heads:
     names: tuple[str, ...]
-    weights: np.ndarray  # (heads, dim)
+    weights: np.ndarray  # (heads, hidden) output weights; (heads, dim) without a hidden layer
     bias: np.ndarray  # (heads,), calibrated so that probability 0.5 is the chosen operating point
     bank: np.ndarray  # (examples, dim) int8, unit vectors * 127
     bank_labels: np.ndarray  # (examples,) str, "+"-joined labels
     bank_texts: np.ndarray  # (examples,) str, cut for display
     card: dict
+    hidden_w: np.ndarray | None = None  # (heads, dim, hidden)
+    hidden_b: np.ndarray | None = None  # (heads, hidden)
     _bank_f32: np.ndarray | None = None
 
     def probabilities(self, vecs: np.ndarray) -> np.ndarray:
         """(windows, heads) probabilities for unit-length embeddings."""
-        z = vecs @ self.weights.T + self.bias
+        if self.hidden_w is None:
+            z = vecs @ self.weights.T + self.bias
+        else:
+            a = np.maximum(np.einsum("nd,kdh->nkh", vecs.astype(np.float32), self.hidden_w) + self.hidden_b, 0.0)
+            z = np.einsum("nkh,kh->nk", a, self.weights) + self.bias
         return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
     def index(self, name: str) -> int:
@@ -73,9 +80,11 @@ class Heads:
         return [Neighbour(str(self.bank_texts[i]), str(self.bank_labels[i]), float(sims[i])) for i in chosen]
 
     def save(self, path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> None:
+        hidden = {} if self.hidden_w is None else {"hidden_w": self.hidden_w.astype(np.float32),
+                                                   "hidden_b": self.hidden_b.astype(np.float32)}
         np.savez_compressed(path, names=np.array(self.names), weights=self.weights.astype(np.float32),
                             bias=self.bias.astype(np.float32), bank=self.bank, bank_labels=self.bank_labels,
-                            bank_texts=self.bank_texts)
+                            bank_texts=self.bank_texts, **hidden)
         card = dict(self.card, heads_sha256=_sha256(path))
         card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         self.card = card
@@ -102,7 +111,8 @@ def load_heads(path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> Heads:
                                f"expected {expected[:12]}…); {rebuild}")
     try:
         with np.load(path, allow_pickle=False) as z:
+            hidden = {"hidden_w": z["hidden_w"], "hidden_b": z["hidden_b"]} if "hidden_w" in z.files else {}
             return Heads(names=tuple(str(n) for n in z["names"]), weights=z["weights"], bias=z["bias"],
-                         bank=z["bank"], bank_labels=z["bank_labels"], bank_texts=z["bank_texts"], card=card)
+                         bank=z["bank"], bank_labels=z["bank_labels"], bank_texts=z["bank_texts"], card=card, **hidden)
     except Exception as e:  # a truncated or foreign npz
         raise HeadsUnavailable(f"the learned guard's head file {path} cannot be read ({type(e).__name__}); {rebuild}") from None

@@ -251,3 +251,28 @@ async def test_a_model_that_fails_to_load_leaves_the_app_usable(home):
         assert any("no model loaded" in m for m in notices(app))
         await pilot.press("ctrl+q")
     assert app.return_code == 0
+
+
+async def test_a_reply_the_output_guard_changed_replaces_the_streamed_text():
+    """The streamed text was 'bob@example.com'; the logged output is redacted. The view must show
+    the redacted reply (this path once raised a TypeError and took the whole app down)."""
+    from textual.app import App
+
+    from sandbox.core.events import Token, TurnDone, TurnStarted
+    from sandbox.core.turn import Turn
+
+    class One(App):
+        def compose(self):
+            yield TurnView("write my email")
+
+    app = One()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(TurnView)
+        await view.apply(TurnStarted("t1", 0, "zero-shot", "prompt", 1))
+        await view.apply(Token("Mail bob@example.com today."))
+        turn = Turn(session_id="s", turn_id="t1", idx=0, created_at="", model="m", strategy="zero-shot",
+                    output="Mail <EMAIL_1> today.", finish_reason="stop")
+        await view.apply(TurnDone(turn))
+        await pilot.pause()
+        shown = view.query_one(".reply", Markdown)
+        assert "<EMAIL_1>" in shown.source and "bob@example.com" not in shown.source

@@ -118,7 +118,7 @@ class TurnView(Vertical):
         elif self._stream is not None:
             output = turn.output
             if output != self.reply_text:  # redacted or withheld by the output guard
-                await self.query_one(".reply", Markdown).update(output)
+                await self.query_one(".reply").update(output)  # by class: Markdown here is the lazy factory, not the type
             if not output.strip() and not turn.cancelled:
                 await self.note(Text("(empty reply)", style="dim italic"), "empty")
         if turn.cancelled:

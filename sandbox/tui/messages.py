@@ -21,7 +21,7 @@ class CoreEvent(Message):
         self.event = event
 
 
-def coalesced(events, interval: float = 0.05):
+def coalesced(events, interval: float = 0.1):
     """Core's events with streamed tokens merged per sample and handed on at most every
     `interval` seconds. Rendering every token on the UI thread takes CPU from llama.cpp on a
     small machine; the text and the order of everything else are unchanged."""

@@ -10,14 +10,29 @@
 Importing this package is cheap: tiktoken and llama.cpp load only when a count needs them.
 """
 
-from sandbox.core.config import ENCODINGS
-from sandbox.core.tokens.counter import Counts, EncodingCount, LocalTokenizer, TokenCounter
-from sandbox.core.tokens.encodings import Encoding, encoding
-from sandbox.core.tokens.gauge import Energy, Gauge, context_gauge, local_energy
-from sandbox.core.tokens.prices import CacheReuse, PriceTable, usd_out
-from sandbox.core.tokens.snapshot import PriceRow, PriceSnapshot
+from importlib import import_module
 
-__all__ = [
-    "ENCODINGS", "CacheReuse", "Counts", "Encoding", "EncodingCount", "Energy", "Gauge", "LocalTokenizer", "PriceRow", "PriceSnapshot",
-    "PriceTable", "TokenCounter", "context_gauge", "encoding", "local_energy", "usd_out",
-]
+# Each name is imported from its module on first use (PEP 562): `sandbox.core.tokens.gauge` is on
+# the TUI's first-frame path, and importing it used to load the counter, the prices and the
+# snapshot's dataclasses too (~30 ms).
+_HOME = {
+    "ENCODINGS": "sandbox.core.config",
+    "Counts": "sandbox.core.tokens.counter", "EncodingCount": "sandbox.core.tokens.counter",
+    "LocalTokenizer": "sandbox.core.tokens.counter", "TokenCounter": "sandbox.core.tokens.counter",
+    "Encoding": "sandbox.core.tokens.encodings", "encoding": "sandbox.core.tokens.encodings",
+    "Energy": "sandbox.core.tokens.gauge", "Gauge": "sandbox.core.tokens.gauge",
+    "context_gauge": "sandbox.core.tokens.gauge", "local_energy": "sandbox.core.tokens.gauge",
+    "CacheReuse": "sandbox.core.tokens.prices", "PriceTable": "sandbox.core.tokens.prices",
+    "usd_out": "sandbox.core.tokens.prices",
+    "PriceRow": "sandbox.core.tokens.snapshot", "PriceSnapshot": "sandbox.core.tokens.snapshot",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(import_module(_HOME[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

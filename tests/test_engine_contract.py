@@ -21,6 +21,7 @@ class ScriptedEngine:
     n_threads = None
     chat_template_source = "scripted"
     counts_exact = False
+    cache_epoch = 0  # no KV cache of its own
     capabilities = Capabilities(frozenset({"seed", "tokenize"}),
                                 {"beam": "scripted replies have no logits", "logprobs": "scripted replies have no logits",
                                  "grammar": "scripted replies follow no grammar"})

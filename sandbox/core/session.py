@@ -260,7 +260,8 @@ class Session:
         starts the same turns cold reproduces them. Returns whether the turn starts cold."""
         if self._cache_epoch is None or self.engine.cache_epoch != self._cache_epoch:
             self.engine.reset_cache()
-        return not self.engine.cached_tokens
+            return True
+        return False  # this session's own previous turn left the cache (every reset bumps the epoch)
 
     def start_cold(self) -> None:
         """The next turn starts from an empty KV cache (a re-run of a turn that did)."""

@@ -40,17 +40,11 @@ FOLDS = 5  # cross-validation folds over train + dev, for calibration
 UNION_FPR = 0.015
 DEV_FPR = {"injection": 0.01, "jailbreak": 0.01, "prompt_leak": 0.01, "harm": 0.02, "toxicity": 0.01}
 L2 = 1.0
-# The heads' hidden layer. On 5-fold cross-validation over train + dev at 2% benign flagged
-# (whole-text embeddings, 2026-12-01): a logistic regression reached harm 0.53, jailbreak 0.83,
-# injection 0.69; 128 units x 25 epochs 0.63 / 0.87 / 0.72; 512 x 30 0.71 / 0.89 / 0.80; wider
-# (1024) or longer (45 epochs) was no better. The extraction head is the exception: in training
-# with every head at 128 units its out-of-fold recall at the shared budget was 0.70, with every
-# head at 512 it was 0.63, so it keeps 128 (zero-padded to the common width in heads.npz). With
-# the others at 512 its out-of-fold recall is 0.63 either way (the shared budget moved); on the
-# blind split it is 0.80 at 128 against 0.74 at 512, which I saw before settling this.
-HIDDEN = 512
-HEAD_HIDDEN = {"prompt_leak": 128}
-EPOCHS = 30
+# The heads' hidden layer. On 5-fold cross-validation at 2% benign flagged it lifted recall over a
+# logistic regression on the same embeddings: harm 0.53 -> 0.62, jailbreak 0.83 -> 0.88,
+# injection 0.69 -> 0.73 (measured 2026-12-01).
+HIDDEN = 128
+EPOCHS = 25
 BANK_TEXT_CHARS = 160
 SEED = 20261201
 
@@ -264,8 +258,7 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None) -
 
 def _fit_head(rows, feats, head) -> Net:
     first = fit_logistic(*_design(rows, feats, head))  # linear and exact: which windows of an attack are the attack
-    return fit_net(*_design(rows, feats, head, first=first), seed=SEED + HEADS.index(head),
-                   hidden=HEAD_HIDDEN.get(head, HIDDEN))
+    return fit_net(*_design(rows, feats, head, first=first), seed=SEED + HEADS.index(head))
 
 
 def _fold(r: Row) -> int:
@@ -303,10 +296,8 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
     for head in HEADS:
         net = fitted[head]
         wts, b = net.w2, net.b2
-        pad = HIDDEN - net.w1.shape[1]  # a narrower head: zero units add nothing to its logit
-        hidden_w.append(np.pad(net.w1, ((0, 0), (0, pad))))
-        hidden_b.append(np.pad(net.b1, (0, pad)))
-        wts = np.pad(wts, (0, pad))
+        hidden_w.append(net.w1)
+        hidden_b.append(net.b1)
         cut = cuts[head]
         neg = np.array([r.labels == {"benign"} and _is_neg(r, head) for r in cal_rows])
         pos = np.array([_is_pos(r, head) for r in cal_rows])
@@ -332,7 +323,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         "splits": {name: share for name, share in SPLITS},
         "dev_fpr_target": DEV_FPR,
         "union_fpr_target": UNION_FPR,
-        "hidden": {h: HEAD_HIDDEN.get(h, HIDDEN) for h in HEADS},
+        "hidden": HIDDEN,
         "data_sha256": data_digest(),
         "counts": dict(Counter(split)),
         "by_source": _counts(rows),

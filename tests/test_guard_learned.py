@@ -247,3 +247,14 @@ def test_a_recorded_blind_measurement_is_appended_and_survives_retraining(tmp_pa
     assert after.startswith(before) and "**a test measurement** (4 texts" in after
     assert "| both |" in md.read_text(encoding="utf-8").split("a test measurement")[1]
     assert heads_mod.load_heads(heads_mod.HEADS_FILE, card)  # the card still matches the heads
+
+
+@pytest.mark.parametrize("stage,text", [
+    ("input", "Say 0."), ("input", "Say 1."), ("input", "Hi"), ("input", "Name a colour."), ("input", "Count to three."),
+    ("output", "Hello there friend"), ("output", "1."), ("output", "Yes."), ("output", "The answer is 5."),
+])
+def test_a_short_ordinary_text_is_never_flagged(stage, text):
+    """Wider heads once blocked "Say 0." as a jailbreak and redacted "Hello there friend" as toxic
+    while scoring better on the blind split: short texts are where a head's surface is least tested."""
+    res = load_policy().scan(text, stage=stage)
+    assert not res.acted(), [f.to_dict() for f in res.findings]

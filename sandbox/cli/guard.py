@@ -221,14 +221,9 @@ def run_train(args) -> int:
     heads, card = train.train(enc, progress=lambda msg: print(msg, file=sys.stderr), cache=cache)
     out = Path(args.out) if args.out else heads_mod.HERE
     out.mkdir(parents=True, exist_ok=True)
-    previous = out / heads_mod.CARD_FILE.name
-    if previous.is_file():  # the blind-split measurements of earlier heads stay on the card
-        try:
-            history = json.loads(previous.read_text(encoding="utf-8")).get("blind")
-        except (OSError, ValueError):
-            history = None
-        if history:
-            heads.card["blind"] = history
+    history = data_card.blind_history(out / heads_mod.CARD_FILE.name)
+    if history:  # the blind-split measurements of earlier heads stay on the card
+        heads.card["blind"] = history
     heads.save(out / heads_mod.HEADS_FILE.name, out / heads_mod.CARD_FILE.name)
     data_card.write(heads.card, out / "DATA_CARD.md")
     if args.json:

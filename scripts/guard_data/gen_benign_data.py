@@ -1,8 +1,13 @@
 """Benign structured text (contact lines, addresses, CSV rows, JSON records, signatures, short
 lists) for the guard heads: the learned layer flagged 'Ada Lovelace, ada@example.org' as harm.
-Generated with Faker (MIT), seeded, so it is reproducible."""
+Generated with Faker (MIT), seeded. Faker's date() draws up to today, so a run on another day
+changes a few dates; the shipped file was made on 2026-12-01 (the heads' data SHA-256 covers it)."""
 import json, random
+from pathlib import Path
+
 from faker import Faker
+
+OUT = Path(__file__).resolve().parents[2] / "sandbox/core/guard/learned/data/own/gen-benign-data-01.jsonl"
 fk = Faker(["en_US", "en_GB", "de_DE", "fr_FR", "es_ES"]); Faker.seed(20261201); random.seed(20261201)
 rows, seen = [], set()
 def add(t, topic, stage="input"):
@@ -36,7 +41,7 @@ while len(rows) < 240:
 # Output stage: a model returning such data
 while len(rows) < 300:
     add(f'{{"name": "{fk.name()}", "email": "{fk.email()}"}}', "structured-data", "output")
-with open("sandbox/core/guard/learned/data/own/gen-benign-data-01.jsonl", "w", encoding="utf-8") as out:
+with open(OUT, "w", encoding="utf-8") as out:
     for r in rows:
         out.write(json.dumps(r, ensure_ascii=False) + "\n")
 print(len(rows))

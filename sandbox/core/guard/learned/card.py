@@ -75,6 +75,16 @@ def blind_table(note: str, split: dict, scores: dict) -> str:
     return "\n".join(lines)
 
 
+def blind_history(card_path: Path) -> str | None:
+    """The blind-split measurements kept on an existing card (None when there is no readable card)."""
+    import json
+
+    try:
+        return json.loads(Path(card_path).read_text(encoding="utf-8")).get("blind")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def record(card_path: Path, md_path: Path, note: str, split: dict, scores: dict) -> None:
     """Append a blind-split measurement to the card (heads.json keeps the history) and re-render it.
     The heads' SHA-256 covers the npz only, so the card can grow without retraining."""

@@ -1,6 +1,7 @@
 """The classifier heads: one small network per category on the encoder's 384-dim embeddings (a
 hidden ReLU layer, then a logistic output; heads without a hidden layer are plain logistic
-regressions, as the first shipped ones were), and the bank of labelled training examples a finding cites as its nearest neighbours.
+regressions, as the first shipped ones were), and the bank of labelled training examples a
+finding cites as its nearest neighbours.
 
 The file is `heads.npz` (weights, calibrated biases, the neighbour bank) beside `heads.json` (the data
 card's figures and the npz's SHA-256, checked at load). `sandbox guard train` writes both."""

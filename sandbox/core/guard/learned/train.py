@@ -42,10 +42,11 @@ UNION_FPR = 0.015
 DEV_FPR = {"injection": 0.01, "jailbreak": 0.01, "prompt_leak": 0.01, "harm": 0.02, "toxicity": 0.01}
 L2 = 1.0
 # The heads' hidden layer. On 5-fold cross-validation at 2% benign flagged it lifted recall over a
-# logistic regression on the same embeddings: harm 0.53 -> 0.62, jailbreak 0.83 -> 0.88,
-# injection 0.69 -> 0.73 (measured 2026-12-01).
-HIDDEN = 128
-EPOCHS = 25
+# logistic regression on the same embeddings: harm 0.53 -> 0.62 (128 units) -> 0.71 (512), jailbreak
+# 0.83 -> 0.88 -> 0.89, injection 0.69 -> 0.73 -> 0.80 (measured 2026-12-01). 512 units first flagged
+# short ordinary texts ("Say 0.", "Hello there friend"); 1,340 short benign texts (sb-*) fixed that.
+HIDDEN = 512
+EPOCHS = 30
 BANK_TEXT_CHARS = 160
 SEED = 20261201
 

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sandbox.core.limits import flag  # noqa: F401 (every numeric flag's type: one range table, in core)
-from sandbox.core.strategies import STRATEGIES  # noqa: E402,F401 (one list, in core)
 
 
 class Parser(argparse.ArgumentParser):

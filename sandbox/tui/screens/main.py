@@ -7,23 +7,25 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import TurnDone, TurnStarted
 from sandbox.tui.messages import CoreEvent, ModelLoading, coalesced
-from sandbox.tui.screens.preview import PreviewScreen
 from sandbox.tui.widgets.conversation import Conversation, TurnView
 from sandbox.tui.widgets.inspector import Inspector
-from sandbox.tui.widgets.logprobs import LogprobHeatmap, LogprobView
 from sandbox.tui.widgets.prompting import PromptingPanel
+
+if TYPE_CHECKING:  # the preview and the heatmap load when first used, not for the first frame
+    from sandbox.tui.widgets.logprobs import LogprobHeatmap
 
 log = logging.getLogger("sandbox.tui")
 
@@ -149,6 +151,8 @@ class MainScreen(Screen):
         elif worker.group == "preview":
             self.busy = None
             if state == WorkerState.SUCCESS:
+                from sandbox.tui.screens.preview import PreviewScreen
+
                 prep = worker.result
                 notes = "".join(f" · {n}" for n in prep.notes)
                 summary = (f"{prep.rendered.strategy} · {len(prep.prompt_tokens)} prompt tokens · "
@@ -421,6 +425,8 @@ class MainScreen(Screen):
                         + ("(the last one was generated without)" if last is not None else ""), timeout=6)
 
     def on_logprob_heatmap_selected(self, message: LogprobHeatmap.Selected) -> None:
+        from sandbox.tui.widgets.logprobs import LogprobView
+
         view = next((a for a in message.heatmap.ancestors if isinstance(a, LogprobView)), None)
         if view is None:
             return

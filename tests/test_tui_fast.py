@@ -25,14 +25,16 @@ def test_the_first_frame_needs_neither_llama_cpp_nor_markdown_nor_tiktoken():
 
 
 def test_opening_the_tui_imports_only_what_its_first_frame_shows():
-    """`sandbox` with no command: the other commands, core's prompting modules, the preview, the
-    heatmap and the form's widgets are imported later (each costs the first frame milliseconds)."""
+    """`sandbox` with no command: the other commands, core's prompting modules and event classes,
+    the flag ranges, the paths, json, the preview, the heatmap and the form's widgets are imported
+    later (each costs the first frame milliseconds)."""
     code = ("import sys, sandbox.cli, sandbox.cli.tui as tui\n"
             "def run(args):\n"
             "    from sandbox.tui.app import make_app\n"
             "    make_app()\n"
             "    print(sorted(m for m in ('sandbox.cli.run', 'sandbox.cli.log', 'sandbox.core.strategies',"
-            " 'sandbox.core.templates', 'sandbox.core.turn', 'sandbox.tui.widgets.logprobs',"
+            " 'sandbox.core.templates', 'sandbox.core.turn', 'sandbox.core.events', 'sandbox.core.limits',"
+            " 'sandbox.core.paths', 'json', 'sandbox.tui.widgets.logprobs',"
             " 'sandbox.tui.widgets.examples', 'sandbox.tui.screens.preview', 'textual.widgets._text_area')"
             " if m in sys.modules))\n"
             "tui.run = run\n"

@@ -18,7 +18,6 @@ from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from sandbox.core.errors import SandboxError
-from sandbox.core.events import TurnDone, TurnStarted
 from sandbox.tui.messages import CoreEvent, ModelLoading, coalesced
 from sandbox.tui.widgets.conversation import Conversation, TurnView
 from sandbox.tui.widgets.inspector import Inspector
@@ -46,6 +45,7 @@ class MainScreen(Screen):
         Binding("ctrl+e", "regenerate(True)", "New seed", show=False),
     ]
     HEATMAP_TOP = 5  # alternatives recorded per token while the heatmap is on
+    AUTO_FOCUS = "#prompt"  # focused as the screen composes: one focus change before the first frame, not two
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()
@@ -80,7 +80,6 @@ class MainScreen(Screen):
         return self.query_one(Inspector)
 
     def on_mount(self) -> None:
-        self.conversation.prompt.focus()
         # After the first frame: the loader's imports (llama_cpp) would otherwise hold the GIL first.
         self.call_after_refresh(self.load_model)
 
@@ -196,6 +195,8 @@ class MainScreen(Screen):
     # ---- core events, in order ----------------------------------------------------------------------
 
     async def on_core_event(self, message: CoreEvent) -> None:
+        from sandbox.core.events import TurnDone, TurnStarted  # with the first turn, not the first frame
+
         event = message.event
         if self.view is None:
             return

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, LoadingIndicator, Static
 
-from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
 from sandbox.core import numbers as fmt
 from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
 
@@ -83,6 +82,9 @@ class TurnView(Vertical):
         await self.body.mount(Static(text, markup=False, classes=classes))
 
     async def apply(self, event) -> None:
+        # Imported here: core's event dataclasses are not needed until a turn runs.
+        from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
+
         if isinstance(event, Token):
             if self.n_samples > 1:
                 await self.query_one(SampleColumns).write(event.sample, event.text)

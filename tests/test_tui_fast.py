@@ -24,6 +24,25 @@ def test_the_first_frame_needs_neither_llama_cpp_nor_markdown_nor_tiktoken():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def test_opening_the_tui_imports_only_what_its_first_frame_shows():
+    """`sandbox` with no command: the other commands, core's prompting modules and event classes,
+    the flag ranges, the paths, json, the preview, the heatmap and the form's widgets are imported
+    later (each costs the first frame milliseconds)."""
+    code = ("import sys, sandbox.cli, sandbox.cli.tui as tui\n"
+            "def run(args):\n"
+            "    from sandbox.tui.app import make_app\n"
+            "    make_app()\n"
+            "    print(sorted(m for m in ('sandbox.cli.run', 'sandbox.cli.log', 'sandbox.core.strategies',"
+            " 'sandbox.core.templates', 'sandbox.core.turn', 'sandbox.core.events', 'sandbox.core.limits',"
+            " 'sandbox.core.paths', 'json', 'sandbox.tui.widgets.logprobs',"
+            " 'sandbox.tui.widgets.examples', 'sandbox.tui.screens.preview', 'textual.widgets._text_area')"
+            " if m in sys.modules))\n"
+            "tui.run = run\n"
+            "sandbox.cli.main([])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 @pytest.mark.model
 async def test_prompting_controls_arrive_after_the_first_frame_and_before_the_model():
     app = make_app()

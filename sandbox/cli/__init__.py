@@ -16,7 +16,7 @@ COMMAND_MODULES = ["tui", "run", "tokens", "prices", "guard", "log", "replay", "
                    "memtest", "embed", "probe"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: list[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     from sandbox.cli.common import Parser
 
     parser = Parser(
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sandbox {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         try:
             module = importlib.import_module(f"sandbox.cli.{name}")
         except ModuleNotFoundError as e:
@@ -38,17 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    for arg in (argv if argv is not None else sys.argv[1:]):
+    given = argv if argv is not None else sys.argv[1:]
+    for arg in given:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:  # bytes the locale could not decode arrive as lone surrogates
             print(f"sandbox: error: the argument {arg.encode('utf-8', 'replace').decode()!r} is not valid UTF-8; "
                   f"pass UTF-8 text", file=sys.stderr)
             return 2
-    parser = build_parser()
+    # Opening the TUI needs only its own command: the other fourteen modules' imports (~50 ms)
+    # would delay its first frame.
+    parser = build_parser(["tui"] if not given or given[0] == "tui" else COMMAND_MODULES)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        args = parser.parse_args(["tui", *(argv if argv is not None else sys.argv[1:])])
+        args = parser.parse_args(["tui", *given])
     try:
         return int(args.func(args) or 0)
     except SandboxError as e:

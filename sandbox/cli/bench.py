@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from sandbox.cli.common import add_model_args, flag, print_json
+from sandbox.cli.common import add_model_args, print_json
+from sandbox.core.limits import flag
 
 
 def register(sub) -> None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from sandbox.core.limits import flag  # noqa: F401 (every numeric flag's type: one range table, in core)
-from sandbox.core.strategies import STRATEGIES  # noqa: E402,F401 (one list, in core)
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,6 +25,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def add_sampling_knobs(g, seed_help: str) -> None:
     """The seven sampling parameters of SamplingParams, as flags (read back by sampling_overrides)."""
+    from sandbox.core.limits import flag  # every numeric flag's type: one range table, in core
     g.add_argument("--temperature", type=flag("temperature"), metavar="T")
     g.add_argument("--top-p", type=flag("top_p"), metavar="P")
     g.add_argument("--top-k", type=flag("top_k"), metavar="K")
@@ -38,6 +36,8 @@ def add_sampling_knobs(g, seed_help: str) -> None:
 
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    from sandbox.core.limits import flag
+
     g = p.add_argument_group("sampling (defaults come from models.toml)")
     add_sampling_knobs(g, "random seed (default: a fresh one, logged)")
     g.add_argument("--n-ctx", type=flag("n_ctx"), metavar="N", help="context window in tokens")
@@ -57,6 +57,8 @@ _LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u008
 
 def print_json(obj) -> None:
     """One JSON document on one line (safe for JSONL readers), then flush."""
+    import json  # not at import: the TUI, which loads this module too, never prints JSON
+
     sys.stdout.write(json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n")
     sys.stdout.flush()
 

@@ -7,8 +7,9 @@ import sys
 import threading
 from pathlib import Path
 
-from sandbox.cli.common import STRATEGIES, print_json
+from sandbox.cli.common import print_json
 from sandbox.core.limits import flag
+from sandbox.core.strategies import STRATEGIES
 
 BAR_WIDTH = 30
 

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from sandbox.cli.common import flag, print_json
+from sandbox.cli.common import print_json
 from sandbox.core.errors import SandboxError
+from sandbox.core.limits import flag
 
 
 def register(sub) -> None:

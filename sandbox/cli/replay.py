@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 import threading
 
-from sandbox.cli.common import STRATEGIES, add_sampling_knobs, flag, print_json
+from sandbox.cli.common import add_sampling_knobs, print_json
+from sandbox.core.limits import flag
+from sandbox.core.strategies import STRATEGIES
 
 NOT_REPRODUCED_EXIT = 1
 CANCELLED_EXIT = 130

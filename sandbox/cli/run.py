@@ -6,8 +6,10 @@ import argparse
 import sys
 import threading
 
-from sandbox.cli.common import (STRATEGIES, add_model_args, add_sampling_args, ctrl_c_cancels, decode_text, flag,
-                                print_json, read_text, sampling_overrides)
+from sandbox.cli.common import (add_model_args, add_sampling_args, ctrl_c_cancels, decode_text, print_json, read_text,
+                                sampling_overrides)
+from sandbox.core.limits import flag
+from sandbox.core.strategies import STRATEGIES
 
 BLOCKED_EXIT = 3
 ERROR_EXIT = 1  # the model's server failed mid-turn

@@ -7,8 +7,9 @@ import sys
 import threading
 import time
 
-from sandbox.cli.common import add_model_args, flag, print_json, read_text
+from sandbox.cli.common import add_model_args, print_json, read_text
 from sandbox.core.errors import SandboxError
+from sandbox.core.limits import flag
 
 
 def register(sub) -> None:

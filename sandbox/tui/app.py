@@ -60,6 +60,9 @@ class SandboxApp(App):
         return MainScreen(self.model, self.models_file)
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self.open_log)  # creating $SANDBOX_HOME is not for the first frame
+
+    def open_log(self) -> None:
         self.log_path = log_to_file()
 
     @property

@@ -7,23 +7,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from sandbox.core.errors import SandboxError
-from sandbox.core.events import TurnDone, TurnStarted
 from sandbox.tui.messages import CoreEvent, ModelLoading, coalesced
-from sandbox.tui.screens.preview import PreviewScreen
 from sandbox.tui.widgets.conversation import Conversation, TurnView
 from sandbox.tui.widgets.inspector import Inspector
-from sandbox.tui.widgets.logprobs import LogprobHeatmap, LogprobView
 from sandbox.tui.widgets.prompting import PromptingPanel
+
+if TYPE_CHECKING:  # the preview and the heatmap load when first used, not for the first frame
+    from sandbox.tui.widgets.logprobs import LogprobHeatmap
 
 log = logging.getLogger("sandbox.tui")
 
@@ -44,6 +45,7 @@ class MainScreen(Screen):
         Binding("ctrl+e", "regenerate(True)", "New seed", show=False),
     ]
     HEATMAP_TOP = 5  # alternatives recorded per token while the heatmap is on
+    AUTO_FOCUS = "#prompt"  # focused as the screen composes: one focus change before the first frame, not two
 
     def __init__(self, model: str | None = None, models_file: str | None = None) -> None:
         super().__init__()
@@ -78,7 +80,6 @@ class MainScreen(Screen):
         return self.query_one(Inspector)
 
     def on_mount(self) -> None:
-        self.conversation.prompt.focus()
         # After the first frame: the loader's imports (llama_cpp) would otherwise hold the GIL first.
         self.call_after_refresh(self.load_model)
 
@@ -149,6 +150,8 @@ class MainScreen(Screen):
         elif worker.group == "preview":
             self.busy = None
             if state == WorkerState.SUCCESS:
+                from sandbox.tui.screens.preview import PreviewScreen
+
                 prep = worker.result
                 notes = "".join(f" · {n}" for n in prep.notes)
                 summary = (f"{prep.rendered.strategy} · {len(prep.prompt_tokens)} prompt tokens · "
@@ -192,6 +195,8 @@ class MainScreen(Screen):
     # ---- core events, in order ----------------------------------------------------------------------
 
     async def on_core_event(self, message: CoreEvent) -> None:
+        from sandbox.core.events import TurnDone, TurnStarted  # with the first turn, not the first frame
+
         event = message.event
         if self.view is None:
             return
@@ -421,6 +426,8 @@ class MainScreen(Screen):
                         + ("(the last one was generated without)" if last is not None else ""), timeout=6)
 
     def on_logprob_heatmap_selected(self, message: LogprobHeatmap.Selected) -> None:
+        from sandbox.tui.widgets.logprobs import LogprobView
+
         view = next((a for a in message.heatmap.ancestors if isinstance(a, LogprobView)), None)
         if view is None:
             return

@@ -4,15 +4,19 @@ input sits at the bottom."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, LoadingIndicator, Static
 
-from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
 from sandbox.core import numbers as fmt
-from sandbox.core.turn import Turn
 from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
+
+if TYPE_CHECKING:  # core.turn pulls in templates, memory and sampling: not for the first frame
+    from sandbox.core.turn import Turn
+
 
 def Markdown(*args, **kwargs):  # noqa: N802 - markdown-it (~90 ms of imports) loads with the first reply
     from textual.widgets import Markdown as _Markdown
@@ -78,6 +82,9 @@ class TurnView(Vertical):
         await self.body.mount(Static(text, markup=False, classes=classes))
 
     async def apply(self, event) -> None:
+        # Imported here: core's event dataclasses are not needed until a turn runs.
+        from sandbox.core.events import Blocked, GuardFindings, SampleDone, Token, TurnDone, TurnStarted
+
         if isinstance(event, Token):
             if self.n_samples > 1:
                 await self.query_one(SampleColumns).write(event.sample, event.text)
@@ -244,6 +251,8 @@ class Conversation(Vertical):
 
     async def show_logged(self, turns: list[dict]) -> None:
         """The turns of a resumed session, as logged."""
+        from sandbox.core.turn import Turn
+
         for logged in turns[-self.KEEP_TURNS:]:
             turn = Turn.from_dict({k: v for k, v in logged.items() if k != "request"})  # shown, not re-run
             view = TurnView(turn.prompt)

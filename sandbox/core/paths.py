@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from platformdirs import user_config_dir, user_data_dir
+from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
 from sandbox.core.errors import SandboxError
 
@@ -25,6 +25,13 @@ def config_dir() -> Path:
     scripts stay self-contained."""
     env = os.environ.get("SANDBOX_HOME")
     return Path(env).expanduser() if env else Path(user_config_dir(APP, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Derived files that are safe to delete (parsed tokenizer ranks): $SANDBOX_HOME/cache when set,
+    else the platform's user cache dir."""
+    env = os.environ.get("SANDBOX_HOME")
+    return Path(env).expanduser() / "cache" if env else Path(user_cache_dir(APP, appauthor=False))
 
 
 def ensure_home() -> Path:

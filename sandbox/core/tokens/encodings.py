@@ -7,7 +7,8 @@ byte-identical to the ones tiktoken downloads: cl100k_base 223921b7…, o200k_ba
 build `tiktoken.Encoding` from tiktoken's own definitions in `tiktoken_ext/openai_public.py`
 (split pattern, special tokens), so nothing here is a copy that could drift from tiktoken.
 
-Loading costs ~0.1–0.3 s per encoding, so each is built once per process, lazily, under a lock.
+Loading costs ~0.1–0.3 s per encoding, so each is built once per process, lazily, under a lock,
+and the parsed ranks are cached in the cache dir (about a third of that time, saved on every run).
 If an encoding cannot be had, the nearest one stands in and every count says `exact: false`.
 """
 
@@ -16,6 +17,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import marshal
+import os
+import sys
 import threading
 import types
 from binascii import a2b_base64
@@ -154,14 +158,66 @@ def _offline_definition(constructor, name: str) -> dict:
 
 def _read_ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
     path = bpe_path(name)
+    if not expected_hash:
+        raise _Unavailable(f"tiktoken gives no checksum for {name}, so the bundled file cannot be verified")
+    cache = _ranks_cache(path, expected_hash)
+    ranks = _load_cached(cache) if cache else None
+    if ranks is None:
+        ranks = _parse_ranks(path, name, expected_hash)
+        if cache:
+            _save_cached(cache, ranks)
+    return ranks
+
+
+def _ranks_cache(path: Path, expected_hash: str) -> Path | None:
+    """Where the parsed ranks of the bundled file at `path` are kept between runs: keyed by
+    tiktoken's checksum and the file's size and mtime, so a changed or replaced file is parsed again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    from sandbox.core import paths
+
+    key = f"{expected_hash[:16]}-{st.st_size}-{st.st_mtime_ns}-py{sys.version_info[0]}{sys.version_info[1]}"
+    return paths.cache_dir() / f"{path.name.split('.')[0]}-{key}.ranks"
+
+
+def _load_cached(cache: Path) -> dict[bytes, int] | None:
+    """The cached ranks, or None when the file is missing or fails its own SHA-256 (then it is parsed
+    again from the bundled file, which is verified against tiktoken's checksum)."""
+    try:
+        blob = cache.read_bytes()
+        digest, payload = blob[:64].decode("ascii"), blob[65:]
+        if hashlib.sha256(payload).hexdigest() != digest:
+            return None
+        ranks = marshal.loads(payload)
+    except (OSError, ValueError, EOFError, TypeError, UnicodeDecodeError):
+        return None
+    return ranks if isinstance(ranks, dict) else None
+
+
+def _save_cached(cache: Path, ranks: dict[bytes, int]) -> None:
+    """Best effort: a read-only data dir only means the next run parses the file again."""
+    payload = marshal.dumps(ranks)
+    tmp = cache.with_suffix(f".tmp{os.getpid()}")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)
+        os.replace(tmp, cache)  # atomic: another process never reads half a file
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _parse_ranks(path: Path, name: str, expected_hash: str) -> dict[bytes, int]:
     try:
         raw = gzip.decompress(path.read_bytes())
     except FileNotFoundError:
         raise _Unavailable(f"{path} is missing") from None
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise _Unavailable(f"{path} is unreadable ({e})") from None
-    if not expected_hash:
-        raise _Unavailable(f"tiktoken gives no checksum for {name}, so the bundled file cannot be verified")
     actual = hashlib.sha256(raw).hexdigest()
     if actual != expected_hash:
         raise _Unavailable(f"{path} does not match tiktoken's checksum (sha256 {actual[:12]}…, expected {expected_hash[:12]}…)")

@@ -242,7 +242,9 @@ class MainScreen(Screen):
                 self.notify(f"no model loaded: {self.load_error}", severity="error")
             elif what == "send":
                 self.send_when_ready = True
-                self.notify("model still loading — the prompt goes out as soon as it is ready", severity="warning")
+                # Short: the reply usually starts within seconds, and the notice sits over the prompt box.
+                self.notify("model still loading — the prompt goes out as soon as it is ready", severity="warning",
+                            timeout=2.5)
             else:
                 self.notify(f"model still loading — {what} once it is ready", severity="warning")
             return False

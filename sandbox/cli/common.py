@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-
 class Parser(argparse.ArgumentParser):
     """argparse with its mistakes as one line, like every other error (the usage is in --help)."""
 

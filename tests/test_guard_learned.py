@@ -306,3 +306,15 @@ def test_every_external_source_is_on_the_card_with_its_license():
     topics = {json.loads(line)["topic"] for line in (sources.DATA / "external" / "pyrit.jsonl").open(encoding="utf-8")}
     assert not any("garak" in t.lower() or t.startswith("trustairlab") for t in topics)
     assert {"adv_bench", "harmbench"} <= topics
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.1, 0.15, 0.2, 0.3])
+def test_a_process_that_exits_while_the_encoder_loads_exits_cleanly(delay):
+    """`sandbox run` can fail fast (a 401, a bad flag) while the learned layer still loads: the
+    process must end with its own exit code, not abort inside onnxruntime as a killed daemon did."""
+    import subprocess
+    import sys
+
+    code = f"import time; from sandbox.core.guard import learned; learned.preload_in_background(); time.sleep({delay})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr

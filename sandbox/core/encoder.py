@@ -259,12 +259,13 @@ def shared_encoder() -> SentenceEncoder:
 
 
 def preload_in_background() -> threading.Thread:
-    """Start loading the shared encoder on a daemon thread (the TUI's first frame does not wait)."""
+    """Start loading the shared encoder on a thread (the TUI's first frame does not wait). Not a
+    daemon, so an early exit waits for the load rather than killing it inside onnxruntime (an abort)."""
     def load():
         try:
             shared_encoder()
         except EncoderUnavailable:
             pass  # remembered; reported where it is used
-    t = threading.Thread(target=load, name="encoder-load", daemon=True)
+    t = threading.Thread(target=load, name="encoder-load")
     t.start()
     return t

@@ -127,7 +127,10 @@ def loaded_status() -> Status | None:
 
 
 def preload_in_background() -> threading.Thread:
-    t = threading.Thread(target=layer, name="guard-learned-load", daemon=True)
+    # Not a daemon: a process that exits early (a bad flag, a server saying 401) would otherwise kill
+    # the thread inside onnxruntime's C++ and abort ("terminate called without an active exception",
+    # exit -6). Exit waits for the load instead, under a second.
+    t = threading.Thread(target=layer, name="guard-learned-load")
     t.start()
     return t
 

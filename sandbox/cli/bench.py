@@ -60,4 +60,6 @@ def run_tui(args) -> int:
         print(f"{i:>4}{t['tui_tps']:>12}{t['headless_tps']:>10}{t['tps_ratio']:>8}"
               f"{t['tui_ttft_ms']:>14}{t['headless_ttft_ms']:>10}{t['ttft_ratio']:>8}")
     print(f"TUI / headless: {r['tps_ratio']}x tok/s (goal >= 0.95), {r['ttft_ratio']}x time to first token (goal <= 1.2)")
+    if r.get("tui_ui_cpu_share") is not None:
+        print(f"the UI thread drew for {r['tui_ui_cpu_share']:.1%} of each TUI turn's time (CPU that decoding could not use)")
     return 0

@@ -21,6 +21,11 @@ async def _wait(pilot, done, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _headless_turn(headless, text: str, i: int, n: int, progress) -> dict:
+    progress(f"turn {i + 1}/{n}: headless")
+    return await asyncio.to_thread(headless.turn, text, i)
+
+
 async def run_async(model: str | None, models_file: str | None, *, turns: int, n_tokens: int, seed: int = 42,
                     progress=lambda msg: None) -> dict:
     from textual.widgets import Input
@@ -45,16 +50,26 @@ async def run_async(model: str | None, models_file: str | None, *, turns: int, n
             main.prompting.ignore_eos = True
             main.prompting.query_one("#max_tokens", Input).value = str(n_tokens)
             for i, text in enumerate(script):
+                # The two paths take turns going first, so whatever follows a turn (the UI settling,
+                # the log write, the machine's drift) is charged to neither path more than the other.
+                if i % 2:
+                    headless_rows.append(await _headless_turn(headless, text, i, len(script), progress))
                 main.prompting.query_one("#seed", Input).value = str(seed + i)
                 await pilot.pause()
                 progress(f"turn {i + 1}/{len(script)}: TUI")
                 main.conversation.prompt.value = text
+                # The UI thread's own CPU during the turn: what drawing takes from decoding on a small
+                # machine, and steadier than tok/s, which moves with the machine's load.
+                cpu0, wall0 = time.thread_time(), time.monotonic()
                 await pilot.press("enter")
                 await _wait(pilot, lambda: main.busy is None and main.view is not None and main.view.turn is not None,
                             600, f"turn {i + 1} in the TUI")
-                tui_rows.append(bench.turn_speed(main.view.turn))
-                progress(f"turn {i + 1}/{len(script)}: headless")
-                headless_rows.append(await asyncio.to_thread(headless.turn, text, i))
+                row = bench.turn_speed(main.view.turn)
+                row["ui_cpu_ms"] = (time.thread_time() - cpu0) * 1000
+                row["wall_ms"] = (time.monotonic() - wall0) * 1000
+                tui_rows.append(row)
+                if not i % 2:
+                    headless_rows.append(await _headless_turn(headless, text, i, len(script), progress))
     finally:
         headless.close()
     return bench.compare_paths(tui_rows, headless_rows)

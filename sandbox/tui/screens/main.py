@@ -105,9 +105,12 @@ class MainScreen(Screen):
                 pass  # the inspector says why when it counts
         # Likewise markdown-it: kept out of the first frame, but imported on the UI thread at the
         # first reply it held the GIL while the first prompt was evaluated (bench --tui, turn 1).
-        import textual.widgets._markdown  # noqa: F401
+        import sandbox.tui.widgets.reply  # noqa: F401
+        from sandbox.tui import heap
 
-        return session, templates.list_templates()
+        infos = templates.list_templates()
+        heap.settle_after_load()
+        return session, infos
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
     def run_turn(self, session, request, cancel: threading.Event) -> None:

@@ -10,6 +10,7 @@ from textual.widgets import Label, Markdown, Static
 
 from sandbox.core.events import Blocked, SampleDone, Token, TurnStarted
 from sandbox.core import numbers as fmt
+from sandbox.tui.widgets.reply import ReplyMarkdown
 
 MIN_COLUMN = 30  # narrower than this a reply is unreadable: scroll sideways instead
 
@@ -40,7 +41,7 @@ class CompareColumn(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(self.strategy, classes="compare-head")
         with VerticalScroll(classes="compare-body"):
-            yield Markdown(classes="compare-reply")
+            yield ReplyMarkdown(classes="compare-reply")
         yield Static("", classes="compare-samples")
         yield Static(Text("waiting…", style="dim italic"), classes="compare-answer")
         yield Static("", classes="compare-stats")
@@ -66,7 +67,7 @@ class CompareColumn(Vertical):
         elif isinstance(event, Token) and event.sample == 0:
             # With several samples the first one streams; the vote picks the reply shown at the end.
             if self._stream is None:
-                self._stream = Markdown.get_stream(self.reply)
+                self._stream = ReplyMarkdown.get_stream(self.reply)
             self.text += event.text
             await self._stream.write(event.text)
         elif isinstance(event, SampleDone) and self.n_samples > 1:

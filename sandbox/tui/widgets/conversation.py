@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, LoadingIndicator, Static
 
 from sandbox.core import numbers as fmt
+from sandbox.tui.widgets.resize import OneLayout
 from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
 
 if TYPE_CHECKING:  # core.turn pulls in templates, memory and sampling: not for the first frame
@@ -19,9 +20,9 @@ if TYPE_CHECKING:  # core.turn pulls in templates, memory and sampling: not for 
 
 
 def Markdown(*args, **kwargs):  # noqa: N802 - markdown-it (~90 ms of imports) loads with the first reply
-    from textual.widgets import Markdown as _Markdown
+    from sandbox.tui.widgets.reply import ReplyMarkdown
 
-    return _Markdown(*args, **kwargs)
+    return ReplyMarkdown(*args, **kwargs)
 
 
 GUARD_STYLE = {"allow": "green", "warn": "yellow", "redact": "magenta", "block": "bold red"}
@@ -56,7 +57,11 @@ def badge(turn: Turn, verdicts: dict[str, str]) -> Text:
     return Text.assemble(*parts)
 
 
-class TurnView(Vertical):
+class TurnBody(OneLayout, Vertical):
+    """The reply part of a turn (reply, sample columns, notes)."""
+
+
+class TurnView(OneLayout, Vertical):
     """One exchange. `apply()` takes core events in order; `failed()` marks a turn core refused."""
 
     def __init__(self, user_text: str) -> None:
@@ -71,12 +76,12 @@ class TurnView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.user_text, markup=False, classes="user")
-        yield Vertical(classes="body")
+        yield TurnBody(classes="body")
         yield Static(Text("waiting for the model…", style="dim italic"), classes="badge")
 
     @property
     def body(self) -> Vertical:
-        return self.query_one(".body", Vertical)
+        return self.query_one(".body", TurnBody)
 
     async def note(self, text: str | Text, classes: str) -> None:
         await self.body.mount(Static(text, markup=False, classes=classes))

@@ -22,10 +22,10 @@ class SampleColumn(Vertical):
         self._stream = None
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown  # markdown-it loads with the first reply, not at start-up
+        from sandbox.tui.widgets.reply import ReplyMarkdown  # markdown-it loads with the first reply, not at start-up
 
         yield Static(f"sample {self.index + 1}", classes="sample-head")
-        yield Markdown(classes="sample-body")
+        yield ReplyMarkdown(classes="sample-body")
         yield Static("…", classes="sample-answer")
 
     async def write(self, piece: str) -> None:

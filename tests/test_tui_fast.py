@@ -4,6 +4,7 @@ mounted, a streaming turn that nothing else competes with, and `sandbox bench --
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from sandbox.core import bench
+from sandbox.tui import heap
 from sandbox.tui.app import make_app
 from sandbox.tui.widgets.conversation import Conversation, TurnView
 from tests.test_tui import SIZE, field, home, loaded, turn_finished  # noqa: F401 (home: autouse fixture)
@@ -50,6 +52,7 @@ async def test_prompting_controls_arrive_after_the_first_frame_and_before_the_mo
         await loaded(pilot)
         assert field(app, "max_tokens").value  # filled from the model's defaults once both are there
         assert not app.screen.query("#prompting-wait")
+        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] >= heap.YOUNG_THRESHOLD  # the heap settled after load
 
 
 @pytest.mark.model
@@ -94,6 +97,10 @@ def test_bench_tui_document_has_the_contract_keys():
     doc = bench.compare_paths(tui, headless)
     assert {"tui_tps", "headless_tps", "tui_ttft_ms", "headless_ttft_ms"} <= set(doc["turns"][0])
     assert doc["tps_ratio"] == 0.9 and doc["ttft_ratio"] == 1.2
+    assert "tui_ui_cpu_share" not in doc  # only when the UI thread's CPU was measured
+    tui[0] |= {"ui_cpu_ms": 50.0, "wall_ms": 1000.0}
+    doc = bench.compare_paths(tui, headless)
+    assert doc["turns"][0]["tui_ui_cpu_share"] == 0.05 and doc["tui_ui_cpu_share"] == 0.05
 
 
 @pytest.mark.model
@@ -106,3 +113,4 @@ def test_bench_tui_runs_the_real_app_next_to_the_headless_path():
         assert t["completion_tokens"] == [8, 8]  # --ignore-eos: both paths generate exactly the same length
         assert t["tui_tps"] > 0 and t["headless_tps"] > 0
     assert doc["turns"][1]["cached_tokens"][0] > 0 and doc["turns"][1]["cached_tokens"][1] > 0  # one session each
+    assert 0 < doc["tui_ui_cpu_share"] < 1

@@ -31,7 +31,8 @@ def test_json_lines_on_the_fixture(tmp_path):
     assert by_id[2]["verdict"] == "block" and by_id[2]["findings"][0]["category"] == "injection"
     assert by_id[3]["verdict"] == "redact" and by_id[3]["redacted"] == "Reach me at <EMAIL_1> or <PHONE_1>."
     assert by_id[4]["verdict"] == "block"
-    assert by_id[6]["verdict"] == "warn"
+    # A user swearing at a printer: reported, not acted on (the model's own swearing is masked).
+    assert by_id[6]["verdict"] == "allow" and by_id[6]["findings"][0]["rule"] == "toxicity.profanity"
     summary = r.stderr.decode()
     assert "scanned 5 texts" in summary and "block 2" in summary and "injection 1" in summary and "pii 1" in summary
 

@@ -341,10 +341,26 @@ def test_tag_characters_are_found():
 
 # ---- toxicity ----
 
-@pytest.mark.parametrize("text", ["what the fuck", "this is sh1t", "you f*cking idiot", "you are a worthless moron",
-                                  "a$$hole", "kill yourself"])
+@pytest.mark.parametrize("text", ["you f*cking idiot", "you are a worthless moron", "kill yourself", "what a retard"])
 def test_toxicity_true_positives(policy, text):
     assert acted(policy.scan(text), "toxicity"), text
+
+
+@pytest.mark.parametrize("text", ["what the fuck", "this is sh1t", "a$$hole", "you f*cking idiot"])
+def test_the_models_swearing_is_masked(policy, text):
+    assert acted(policy.scan(text, stage="output"), "toxicity"), text
+
+
+@pytest.mark.parametrize("text", ["what the fuck", "this is sh1t", "fucking webpack config. how do I load CSS?",
+                                  "That exam was a bitch. Is 62 a pass?"])
+def test_a_users_own_swearing_is_reported_but_does_not_act(policy, text):
+    res = policy.scan(text)
+    assert "toxicity.profanity" in rules(res.findings) and not acted(res, "toxicity"), text
+
+
+@pytest.mark.parametrize("text", ["Je serai en retard de dix minutes.", "How do I kill a child process in Python?"])
+def test_words_that_only_look_like_abuse(policy, text):
+    assert not acted(policy.scan(text), "toxicity") and not acted(policy.scan(text), "harm"), text
 
 
 @pytest.mark.parametrize("text", ["Scunthorpe United", "the assassin passed the class", "a cocktail at Dickens' house",

@@ -145,7 +145,7 @@ SELF_HARM = re.compile(
 VIOLENCE = re.compile(
     r"\bhow\s+(?:do|can|could|would|to|should|might)\s+(?:i\s+|we\s+|you\s+|one\s+)?(?:\w+\s+)?"
     r"(?:kill|murder|poison|assassinate|stab|shoot|kidnap|abduct|torture|strangle|suffocate|drown|maim|dismember)\s+"
-    r"(?:a\s+(?:person|human|man|woman|child|kid|baby|cop|police officer)|someone|somebody|people|him|her|them|my\s+"
+    r"(?:a\s+(?:person|human|man|woman|child|kid|baby|cop|police officer)(?!\s+(?:thread|process|node|task|job|pid|element|widget|window))|someone|somebody|people|him|her|them|my\s+"
     r"(?:wife|husband|boss|neighbou?r|mother|mom|father|dad|brother|sister|ex|girlfriend|boyfriend|partner|teacher|classmate|coworker|roommate|son|daughter)|"
     r"a\s+(?:neighbou?r|coworker|classmate|teacher|stranger)|the\s+(?:president|senator|judge|witness))\b[^.\n?]{0,80}|"
     r"\bhow\s+(?:do|can|could|would|to)\s+(?:i\s+|we\s+)?(?:dispose of|get rid of|hide|dissolve)\s+(?:a|the)\s+(?:dead\s+)?body\b|"

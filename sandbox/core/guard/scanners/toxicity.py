@@ -23,6 +23,16 @@ PROFANITY = {
     "towelhead": 0.95, "paki": 0.9, "coon": 0.5, "beaner": 0.9,
 }
 _ENDINGS = r"(?:s|es|ed|er|ers|ing|in|ings|y|ies|head|heads|face|faces)?"
+# Words that demean a group or a person whoever says them. The rest is swearing: in a user's own
+# message ("fucking webpack config", "that exam was a bitch") it is reported but does not act; in
+# the model's reply it is masked. Insults and threats aimed at the reader have rules of their own.
+SLURS = frozenset({
+    "retard", "retarded", "fag", "faggot", "dyke", "tranny", "nigger", "nigga", "chink", "spic", "kike", "wetback",
+    "gook", "raghead", "towelhead", "paki", "coon", "beaner", "slut", "whore", "cunt", "twat", "skank",
+})
+SWEARING_ON_INPUT = 0.45  # below the default threshold: shown in the findings, no action
+# "en retard" is French for "late"; "un retard" a delay.
+_FRENCH_RETARD = re.compile(r"\b(?:en|de|du|un|sans|avec|au|mon|son|ton|ce|le|des|les|quel)\s+$")
 
 
 def _word_pattern(w: str) -> str:
@@ -49,7 +59,7 @@ INSULT = (
 )
 _INSULT_RE = re.compile(
     r"\b(?:you(?:'re|\s+are|\s+r|\s+re)?|ur|u\s+r|you\s+(?:absolute|complete|total|fucking|stupid|little|dumb|utter)|"
-    r"your\s+(?:a|an))\s+(?P<gap>(?:[\w']+\s+){0,3}?)" + INSULT + r"\b"
+    r"your\s+(?:a|an))\s+(?P<gap>(?:[\w'*$@!]+\s+){0,3}?)" + INSULT + r"\b"
 )
 _THREAT_RE = re.compile(
     r"\b(?:kill\s+yourself|kys|go\s+die|drop\s+dead|i(?:'ll|\s+will)\s+(?:kill|hurt|find|destroy)\s+you|shut\s+(?:the\s+fuck\s+)?up|"
@@ -59,21 +69,34 @@ _NEGATION = {"not", "never", "no", "isn't", "aren't", "wasn't", "n't", "hardly",
 
 
 @lru_cache(maxsize=1024)
-def _stem_score(token: str) -> float:
-    """The score of a matched stem, which may have starred or swapped vowels ("f*ck", "fvck")."""
+def _stem_word(token: str) -> str | None:
+    """The listed word a matched stem stands for; it may have starred or swapped vowels ("f*ck", "fvck")."""
     if token in PROFANITY:
-        return PROFANITY[token]
+        return token
     plain = token.replace("v", "u")
     if plain in PROFANITY:
-        return PROFANITY[plain]
+        return plain
     pat = re.compile(re.escape(token).replace(r"\*", "[aeiou]").replace("v", "[uv]"))
-    return next((PROFANITY[w] for w in _STEMS if pat.fullmatch(w)), 0.6)
+    return next((w for w in _STEMS if pat.fullmatch(w)), None)
 
 
-def _view_hits(text: str, offset_map, out: list[Finding]) -> None:
+def _stem_score(token: str) -> float:
+    word = _stem_word(token)
+    return PROFANITY[word] if word else 0.6
+
+
+def _view_hits(text: str, offset_map, out: list[Finding], stage: str) -> None:
     for m in _PROFANITY_RE.finditer(text):
-        out.append(Finding("toxicity.profanity", T, _stem_score(m.group(1)), offset_map(*m.span()), "profanity or slur",
-                           label="PROFANITY"))
+        stem = m.group(1)
+        if stem.startswith("retard") and _FRENCH_RETARD.search(text[max(0, m.start() - 8):m.start()]):
+            continue
+        score = _stem_score(stem)
+        if stage == "input" and _stem_word(stem) not in SLURS:
+            score = min(score, SWEARING_ON_INPUT)
+            detail = "swearing (reported; a user's own swearing does not act)"
+        else:
+            detail = "profanity or slur"
+        out.append(Finding("toxicity.profanity", T, score, offset_map(*m.span()), detail, label="PROFANITY"))
 
 
 def scan(ctx: Context) -> list[Finding]:
@@ -82,11 +105,11 @@ def scan(ctx: Context) -> list[Finding]:
     text = folded.text
     # Most text has none of the words: a cheap pre-check before the big pattern.
     if (_WORDS & folded.words) or "*" in text or folded.leet is not None or any(w in text for w in ("fuck", "shit", "fvck")):
-        _view_hits(text, folded.span, out)
+        _view_hits(text, folded.span, out, ctx.stage)
         if folded.leet is not None:
             seen = {f.span for f in out}
             extra: list[Finding] = []
-            _view_hits(folded.leet, folded.span, extra)
+            _view_hits(folded.leet, folded.span, extra, ctx.stage)
             out += [f for f in extra if f.span not in seen]
     if folded.words & {"you", "ur", "u", "your", "kys", "yourself"}:
         for m in _INSULT_RE.finditer(text):

@@ -92,6 +92,20 @@ def test_the_streaming_guard_encodes_each_new_window_once(lay):
     assert releases < full_windows  # the bound above is well under "once per release, whole reply again"
 
 
+def test_a_short_streamed_reply_is_not_encoded_again_whole_at_each_release(lay):
+    # Under 128 word pieces a text is one window; while it streams it is read by sentence instead,
+    # or each release would encode everything so far once more (9, 19, 41, ... pieces).
+    reply = " ".join(f"The keeper lit lamp number {i} and wrote it in the log." for i in range(8))
+    pieces = lay.encoder.pieces(reply)
+    assert pieces <= 128  # one window when scanned whole
+    lay.encoder._cache.clear()
+    before = lay.encoder.encoded_pieces
+    stream = GuardedStream(load_policy(), Redactor())
+    shown = "".join(stream.feed(reply[k:k + 7]) for k in range(0, len(reply), 7)) + stream.flush()
+    assert shown == reply
+    assert lay.encoder.encoded_pieces - before <= 1.5 * pieces, (lay.encoder.encoded_pieces - before, pieces)
+
+
 @pytest.mark.parametrize("text", ["", " ", "a" * 5000, "x" * 1_000_000, "\x00\x07\x1b[31m" * 300,
                                   "¿Cómo se prepara una paella valenciana tradicional?", "日本の首都はどこですか？",
                                   "supercalifragilistic" * 2000, "\ud800 lone surrogate"])

@@ -110,6 +110,7 @@ class SentenceEncoder:
         self._cache: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self._lock = threading.Lock()  # one onnxruntime run at a time; the cache is shared
         self.encoded_windows = 0  # windows actually run through the model (cache misses), for tests and bench
+        self.encoded_pieces = 0  # and the word pieces in them: what the encoder's time grows with
 
     @classmethod
     def load(cls, model: Path | None = None, tokenizer: Path | None = None, threads: int | None = None) -> "SentenceEncoder":
@@ -128,6 +129,11 @@ class SentenceEncoder:
         opts.intra_op_num_threads = threads or default_threads()
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # onnxruntime's worker threads otherwise spin for a while after each run, waiting for the
+        # next: on a small machine that is CPU taken from llama.cpp while the output guard scans a
+        # streaming reply (`sandbox run`, 256 tokens: 77-87 tok/s spinning, 83-108 not). A scan
+        # alone is ~1.5 ms slower for it.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
             tok = Tokenizer.from_file(str(tokenizer))
@@ -214,6 +220,7 @@ class SentenceEncoder:
                     out[i] = v
                     self._cache[rows[i]] = v
                 self.encoded_windows += len(part)
+                self.encoded_pieces += sum(len(rows[i]) for i in part)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return out

@@ -29,6 +29,7 @@ from sandbox.core.modelfile import sha256_of
 from sandbox.core.sampling import SamplingParams
 from sandbox.core.store import Store
 from sandbox.core.tokens import CacheReuse, PriceTable, local_energy
+from sandbox.core.tokens.prices import preload_in_background as preload_prices
 from sandbox.core.turn import Regenerates, Sample, Timings, Turn, TurnRequest, Usage
 
 
@@ -116,7 +117,8 @@ class Session:
         mine = user_settings.load()  # <config dir>/config.toml: memory defaults, energy
         if window is None:
             window = mine.memory
-        learned_guard.preload_in_background()  # the guard's encoder loads while the model does
+        learned_guard.preload_in_background()  # the guard's encoder loads while the model does,
+        preload_prices()  # and so do the cost line's price table and encodings
         engine = backend.load(spec, n_ctx=n_ctx)
         session = cls(engine=engine, spec=spec, registry=registry, store=store, session_id=session_id, window=window)
         session.energy = mine.energy

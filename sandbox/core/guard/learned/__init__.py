@@ -59,7 +59,10 @@ class LearnedLayer:
 
         names = [n for n in STAGE_HEADS[stage] if n in self.heads.names]
         full = prefix + text
-        wins = self.encoder.windows(full)
+        # While a reply streams (a prefix), always by sentence: as one whole window, a short reply
+        # would be encoded again in full at every release (9, 19, 41, ... 125 pieces). The final
+        # scan of the whole reply, which is what is logged, reads it whole as usual.
+        wins = self.encoder.windows(full, whole_up_to=0) if prefix else self.encoder.windows(full)
         wins = [w for w in wins if w.end > len(prefix)]
         if not wins or not names:
             return []

@@ -130,10 +130,10 @@ class HeadlessTurns:
         self.session.close()
 
 
-def warm(engine) -> None:
-    """One untimed 2-token generation, then an empty cache: the first decode in a process pays for
-    touching the model's pages and buffers, and whichever path ran first would be charged for it."""
-    engine.generate("Hello.", SamplingParams(max_tokens=2, seed=0), ignore_eos=True).run()
+def warm(engine, n_tokens: int = 2) -> None:
+    """An untimed generation of `n_tokens`, then an empty cache: the first decode in a process pays
+    for touching the model's pages and buffers, and whichever path ran first would be charged for it."""
+    engine.generate("Hello.", SamplingParams(max_tokens=n_tokens, seed=0), ignore_eos=True).run()
     engine.reset_cache()
 
 

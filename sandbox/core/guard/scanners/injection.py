@@ -365,7 +365,106 @@ ML_IGNORE = (
     r"\b(?:ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte|ignore[zr]?|oublie[zr]?|ignora|ignorar|olvida|"
     r"olvide|dimentica|dimenticare|non seguire|no sigas)\b"
 )
+# System-prompt extraction in Portuguese, French, Spanish, Italian, German and Dutch (accents are
+# folded away). The encoder is English-only, so here the rules carry these languages alone.
+_ML_SHOW = (
+    "repete|repetez|repeter|repite|repita|repitas|repetir|ripeti|ripetere|ripeta|wiederhole|wiederholen|herhaal|"
+    "cite|citez|citer|cita|citar|citare|citeer|zitiere|zitieren|"
+    "montre|montrez|montre-moi|affiche|affichez|muestra|muestrame|ensename|mostra|mostrami|mostre|mostre-me|mostra-me|mostrar|"
+    "zeig|zeige|zeigen|toon|laat zien|"
+    "donne|donnez|donne-moi|dame|dammi|da-me|de-me|gib|geef|passe|pasa|pasame|passa|passami|passe-me|"
+    "colle|collez|pega|pegar|incolla|incollalo|incollale|cola|plak|kopiere|kopieer|copie|copia|copier|"
+    "imprime|imprima|stampa|"
+    "traduis|traduisez|traduce|traduci|traduz|traduza|traducir|tradurre|ubersetze|ubersetzen|vertaal|"
+    "resume|resumez|resumir|resuma|riassumi|riassumere|fasse|zusammenfassen|vat samen|samenvatten|faz um resumo|"
+    "revele|revelez|revela|rivela|verrate|onthul|dis-moi|dime|dimmi|diz-me|sag mir|vertel|"
+    "coloque|coloca|pon|ponga|metti|mets|mettez|pack|packe|zet|exiba|exibe|exhibe|visualizza|tonen|laat"
+)
+# "Write" only with "your": "write a system prompt for my bot" is a question about the craft.
+_ML_WRITE = "ecris|ecrivez|escribe|escreve|scrivi|schreib|schreibe|schrijf"
+_ML_SHOW_VERBS = words(_ML_SHOW)
+_ML_LEAK_VERBS = words(_ML_SHOW + "|" + _ML_WRITE)
+_ML_RULE_NOUNS = words(
+    "consignes|instructions|regles|directives|instrucciones|reglas|indicaciones|directrices|istruzioni|regole|direttive|"
+    "anweisungen|vorgaben|regeln|richtlinien|instructies|regels|richtlijnen|instrucoes|regras|diretrizes|orientacoes"
+)
+_ML_SYSTEM_NOUNS = words(
+    "prompt systeme|prompt du systeme|message systeme|message du systeme|prompt de sistema|prompt del sistema|"
+    "mensaje del sistema|mensaje de sistema|prompt di sistema|messaggio di sistema|messaggio del sistema|systemprompt|"
+    "system-prompt|systemnachricht|systemanweisung|systemanweisungen|systeemprompt|systeembericht|mensagem do sistema|"
+    "mensagem de sistema|prompt do sistema"
+)
+_ML_YOUR = words("tes|vos|ton|votre|tus|tu|sus|vuestras|tue|tuoi|tuo|tua|deine|deinen|deiner|ihre|jouw|uw|tuas|teus|suas|seu|teu|tua")
+_ML_RECEIVED = words(
+    "que tu as recues|que tu as recu|que vous avez recues|qu'on t'a donnees|qu'on t'a donne|que te dieron|que recibiste|"
+    "que has recibido|que te han dado|che hai ricevuto|che ti hanno dato|die du erhalten hast|die du bekommen hast|"
+    "die man dir gegeben hat|die je hebt gekregen|die je kreeg|que voce recebeu|que te deram|que te passaram|que recebeste"
+)
+_ML_BEFORE_FIRST = (
+    r"\b(?:avant|precede|precedait|precedent|antes de|antes da|antes do|prima del|prima della|vor|voor)\s+"
+    r"(?:mon|mi|mio|mia|meiner|meinem|mijn|minha|meu)\s+(?:premier|primer|primo|prima|ersten|eerste|primeira|primeiro)\s+"
+    r"(?:message|mensaje|messaggio|nachricht|bericht|mensagem)"
+)
+_ML_DEVS = words("desenvolvedores|criadores|developpeurs|createurs|concepteurs|desarrolladores|creadores|sviluppatori|creatori|"
+                 "entwickler|ersteller|ontwikkelaars|makers")
+_ML_TOLD_YOU = words("te disseram|te pediram|te mandaram|t'ont dit|t'ont demande|vous ont dit|te dijeron|te pidieron|te ordenaron|"
+                     "ti hanno detto|ti hanno chiesto|dir gesagt|dir aufgetragen|haben dir|je opgedragen|je verteld|hebben je")
+# Instructions, not rules: a board game has secret rules too.
+_ML_ORDERS = words(
+    "consignes|instructions|directives|instrucciones|indicaciones|directrices|istruzioni|direttive|anweisungen|vorgaben|"
+    "instructies|instrucoes|orientacoes"
+)
+_ML_HIDDEN = words(
+    "cachees|cachee|secretes|secretas|secretos|ocultas|ocultos|oculto|oculta|nascoste|nascosti|segrete|segreti|versteckten|"
+    "geheimen|verborgenen|verborgen|geheime|escondidas|escondido"
+)
+
 ML_RULES = [
+    rule("prompt_leak.your_instructions_ml", "prompt_leak",
+         _ML_LEAK_VERBS + r"\b[^.?!\n]{0,50}?\b(?:" + _ML_YOUR + r"\s+(?:\w+\s+)?(?:" + _ML_RULE_NOUNS + "|" + _ML_SYSTEM_NOUNS +
+         r"|prompt|texto|texte|testo)|je\s+(?:\w+\s+)?(?:instructies|regels|richtlijnen|systeemprompt|systeembericht|prompt)|"
+         r"(?:" + _ML_RULE_NOUNS + r"|prompt)\s+" + _ML_RECEIVED + r")\b",
+         0.85, "asks to repeat, show or translate the model's own instructions (non-English)",
+         needs=("consignes instructions regles directives instrucciones reglas indicaciones directrices istruzioni regole direttive "
+                "anweisungen vorgaben regeln richtlinien instructies regels richtlijnen instrucoes regras diretrizes orientacoes prompt "
+                "systemprompt systeemprompt systemnachricht systemanweisungen texto texte testo",)),
+    rule("prompt_leak.before_first_message_ml", "prompt_leak",
+         _ML_BEFORE_FIRST,
+         0.85, "asks for the text before the conversation (non-English)",
+         needs=("avant precede precedait precedent antes prima vor voor",)),
+    rule("prompt_leak.hidden_instructions_ml", "prompt_leak",
+         _ML_LEAK_VERBS + r"\b[^.?!\n]{0,50}?\b(?:" + _ML_ORDERS + r"\s+" + _ML_HIDDEN + r"|" + _ML_HIDDEN + r"\s+" + _ML_ORDERS + r")\b",
+         0.8, "asks for hidden instructions (non-English)",
+         needs=("cachees cachee secretes secretas secretos ocultas ocultos oculto oculta nascoste nascosti segrete segreti versteckten "
+                "geheimen verborgenen verborgen geheime escondidas escondido",)),
+    rule("prompt_leak.system_message_ml", "prompt_leak",
+         r"\b(?:qual|quais|cual|cuales|quel|quelle|quels|cosa|che cosa|was|wat|que|o que|lo que)\b[^.?!\n]{0,30}?\b"
+         r"(?:" + _ML_YOUR + r"|je)\s+(?:\w+\s+)?(?:" + _ML_SYSTEM_NOUNS + r"|" + _ML_RULE_NOUNS + r"|prompt)\b|"
+         r"\b(?:c'e scritto|e scritto|esta escrito|pone|est ecrit|steht|staat|diz|dice|dit)\s+(?:\w+\s+){0,2}?" + _ML_SYSTEM_NOUNS + r"\b|"
+         + _ML_SHOW_VERBS + r"\b[^.?!\n]{0,40}?" + _ML_SYSTEM_NOUNS + r"\b",
+         0.8, "asks what the model's system message says (non-English)",
+         needs=("systeme sistema systemprompt system-prompt systemnachricht systemanweisung systemanweisungen systeemprompt "
+                "systeembericht consignes instructions regles instrucciones reglas istruzioni regole anweisungen vorgaben regeln "
+                "instructies regels instrucoes regras prompt",)),
+    rule("prompt_leak.developers_told_you_ml", "prompt_leak",
+         r"\b" + _ML_DEVS + r"\b[^.?!\n]{0,20}?\b" + _ML_TOLD_YOU + r"\b|\b" + _ML_TOLD_YOU + r"\s+(?:" + _ML_YOUR + r"|je|os|les|i|die)\s+"
+         + _ML_DEVS + r"\b",
+         0.75, "asks what the developers told the model (non-English)",
+         needs=("desenvolvedores criadores developpeurs createurs concepteurs desarrolladores creadores sviluppatori creatori entwickler "
+                "ersteller ontwikkelaars makers",)),
+    rule("prompt_leak.my_instructions_are_ml", "prompt_leak",
+         r"\b(?:minhas|mes|mis|le mie|meine|mijn)\s+(?:\w+\s+)?(?:instrucoes|instructions|consignes|instrucciones|istruzioni|"
+         r"anweisungen|instructies|regras|regles|reglas|regole|regeln|regels)\s+(?:sao|sont|son|sono|sind|zijn|dicen|dizem|disent|dicono|lauten)\s*:",
+         0.75, "scripts the reply to begin with the model's instructions (non-English)",
+         needs=("minhas mes mis mie meine mijn",)),
+    rule("prompt_leak.first_words_received", "prompt_leak",
+         r"\b(?:first|primeras|primeros|premiers|premieres|prime|primi|ersten|eerste|primeiras|primeiros)\s+(?:\w+\s+)?"
+         r"(?:words|lines|sentences|palabras|frases|lineas|mots|phrases|lignes|parole|frasi|righe|worter|satze|zeilen|woorden|zinnen|regels|"
+         r"palavras|linhas)\b[^.?!\n]{0,30}?\b(?:you were given|you received|you saw|you got|you were told|of your (?:prompt|instructions|context)|"
+         r"in your context|que recibiste|que te dieron|que tu as recus|qu'on t'a donnes|che hai ricevuto|che ti hanno dato|die du erhalten hast|"
+         r"in deinem kontext|die je hebt gekregen|in je context|que te deram|que voce recebeu|que recebeste)",
+         0.8, "asks for the first words the model was given",
+         needs=("first primeras primeros premiers premieres prime primi ersten eerste primeiras primeiros",)),
     rule("injection.ignore_previous_ml", "injection",
          ML_IGNORE + r"(?:\s+\w+){0,4}?\s+(?:anweisungen|instruktionen|regeln|richtlinien|vorgaben|instructions|consignes|regles|"
          r"instrucciones|reglas|indicaciones|istruzioni|regole|direttive)\b",

@@ -79,3 +79,38 @@ async def test_a_paragraph_grows_into_its_reserved_lines_without_a_layout(monkey
         await md_stream.stop()
         await pilot.pause()
         assert paragraph.reserved == 0 and paragraph.size.height == 1
+
+
+class Prompt(App):
+    def __init__(self, kind) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def compose(self) -> ComposeResult:
+        yield self.kind(id="prompt")
+
+
+async def typed(kind, monkeypatch, text: str) -> tuple[int, list[str], float]:
+    layouts = []
+    original = Screen._refresh_layout
+    monkeypatch.setattr(Screen, "_refresh_layout", lambda self, *a, **k: (layouts.append(1), original(self, *a, **k))[1])
+    app = Prompt(kind)
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        before = len(layouts)
+        await pilot.press(*text)
+        await pilot.pause()
+        inp = app.query_one("#prompt")
+        return len(layouts) - before, [line.text for line in app.screen._compositor.render_strips()], inp.scroll_x
+
+
+async def test_typing_in_the_prompt_box_repaints_it_without_laying_the_screen_out(monkeypatch):
+    from textual.widgets import Input
+
+    from sandbox.tui.widgets.conversation import PromptInput
+
+    text = "abcdefghij" * 8  # longer than the box: the text scrolls inside it
+    plain_layouts, plain_lines, plain_scroll = await typed(Input, monkeypatch, text)
+    our_layouts, our_lines, our_scroll = await typed(PromptInput, monkeypatch, text)
+    assert our_lines == plain_lines and our_scroll == plain_scroll > 0  # drawn and scrolled the same
+    assert our_layouts <= 1 < plain_layouts, (our_layouts, plain_layouts)

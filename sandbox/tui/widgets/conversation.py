@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, LoadingIndicator, Static
 
 from sandbox.core import numbers as fmt
-from sandbox.tui.widgets.resize import OneLayout
+from sandbox.tui.widgets.resize import FixedSizeInput, OneLayout
 from sandbox.tui.widgets.samples import SampleColumns, VoteHistogram
 
 if TYPE_CHECKING:  # core.turn pulls in templates, memory and sampling: not for the first frame
@@ -193,6 +193,10 @@ class TurnView(OneLayout, Vertical):
             await cols.stop()
 
 
+class PromptInput(FixedSizeInput, Input):
+    """The prompt box: typing repaints it without laying the screen out."""
+
+
 class Conversation(Vertical):
     """The transcript (follows new output only while the reader is at the bottom) and the input."""
 
@@ -207,7 +211,7 @@ class Conversation(Vertical):
             with Horizontal(id="loading"):
                 yield LoadingIndicator()
                 yield Label("Starting…", id="loading-text")
-        yield Input(placeholder="Type a prompt · Enter sends · F2 previews", id="prompt")
+        yield PromptInput(placeholder="Type a prompt · Enter sends · F2 previews", id="prompt")
 
     def on_mount(self) -> None:
         # Anchored: stays at the end as text streams in, until the reader scrolls up.

@@ -1,4 +1,4 @@
-"""A mixin for widgets that grow while a reply streams into them."""
+"""Keeping Textual from laying out the whole screen when nothing on it moves."""
 
 from __future__ import annotations
 
@@ -14,3 +14,16 @@ class OneLayout:
     def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
         scrolls = self.styles.overflow_x != "hidden" or self.styles.overflow_y != "hidden"
         return super()._size_updated(size, virtual_size, container_size, layout=layout and scrolls)
+
+
+class FixedSizeInput:
+    """Mixin for an Input whose box the stylesheet fixes (width in fr or cells, height in lines).
+
+    Textual's Input stores the width of its text as its virtual size, a reactive that lays out the
+    whole screen: every keystroke in the prompt box cost a layout of every mounted turn (~47 ms of
+    the UI thread at turn 200 of a session, against ~22 ms at turn 10). The box does not change
+    size when the text grows, the text scrolls inside it, so a repaint is enough."""
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        return super().refresh(*regions, repaint=repaint, layout=layout and self.styles.auto_dimensions,
+                               recompose=recompose)

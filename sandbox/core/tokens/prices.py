@@ -317,24 +317,27 @@ class PriceTable:
         return {name: self.counter.count_encoding(name, text) for name in needed}
 
 
+def preload() -> None:
+    """Import genai-prices and build the tiktoken encodings the cost line needs (once per process;
+    a second call waits for a load under way). Failures are not raised here: the cost line and
+    the inspector report them where they are drawn."""
+    from sandbox.core.config import ENCODINGS
+    from sandbox.core.tokens.encodings import encoding
+
+    try:
+        PriceSnapshot.packaged()._load()
+        for name in ENCODINGS:
+            encoding(name)
+    except Exception:  # noqa: BLE001 - reported on first real use
+        pass
+
+
 def preload_in_background():
-    """Import genai-prices and build the tiktoken encodings on a thread, started while the model
-    loads. Both are Python work (~0.5 s); llama.cpp loads the model in C with the GIL released, so
-    the two overlap instead of adding up (`sandbox run` used to pay for them after its reply).
-    Failures are not raised here: the cost line reports them where it is drawn."""
+    """`preload()` on a thread, started while the model loads. Both are Python work (~0.5 s);
+    llama.cpp loads the model in C with the GIL released, so the two overlap instead of adding up
+    (`sandbox run` used to pay for them after its reply)."""
     import threading
 
-    def load():
-        from sandbox.core.config import ENCODINGS
-        from sandbox.core.tokens.encodings import encoding
-
-        try:
-            PriceSnapshot.packaged()._load()
-            for name in ENCODINGS:
-                encoding(name)
-        except Exception:  # noqa: BLE001 - reported on first real use
-            pass
-
-    t = threading.Thread(target=load, name="prices-preload")  # not a daemon: an exit waits for the imports
+    t = threading.Thread(target=preload, name="prices-preload")  # not a daemon: an exit waits for the imports
     t.start()
     return t

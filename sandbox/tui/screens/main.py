@@ -94,15 +94,11 @@ class MainScreen(Screen):
         from sandbox.core.session import Session  # imports llama_cpp: never at start-up
 
         session = Session.open(model=self.model, models_file=self.models_file)
-        # The tiktoken encodings (~1 s of CPU) load here, off the UI thread and before the first
-        # turn can start, so they never compete with a generation.
-        from sandbox.core.tokens import ENCODINGS, encoding
+        # Session.open started loading the price table and tiktoken encodings beside the model;
+        # wait for them here, off the UI thread, so they never compete with the first generation.
+        from sandbox.core.tokens.prices import preload
 
-        for name in ENCODINGS:
-            try:
-                encoding(name)
-            except SandboxError:
-                pass  # the inspector says why when it counts
+        preload()
         # Likewise markdown-it: kept out of the first frame, but imported on the UI thread at the
         # first reply it held the GIL while the first prompt was evaluated (bench --tui, turn 1).
         import sandbox.tui.widgets.reply  # noqa: F401

@@ -80,7 +80,7 @@ class TurnView(OneLayout, Vertical):
         yield Static(Text("waiting for the model…", style="dim italic"), classes="badge")
 
     @property
-    def body(self) -> Vertical:
+    def body(self) -> TurnBody:
         return self.query_one(".body", TurnBody)
 
     async def note(self, text: str | Text, classes: str) -> None:

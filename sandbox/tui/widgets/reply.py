@@ -2,7 +2,7 @@
 of imports), not with the first frame.
 
 Textual's Markdown lays out the whole screen again each time its last paragraph gets more text:
-every widget of all three columns is arranged and the transcript re-rendered, 10-15 ms of the UI
+every widget of all three columns is arranged and the transcript re-rendered, 10-27 ms of the UI
 thread per update on a 2-core machine, taken from llama.cpp's threads (bench --tui showed the UI
 thread busy for 14% of a turn). So the paragraph being streamed into keeps a few blank lines
 reserved below its text: new words that fit in what is already on screen are only repainted, and

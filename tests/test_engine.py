@@ -144,3 +144,24 @@ def test_vocab_only_tokenizer_matches_the_engine(engine, bundled_model_path):
     text = "Unfamiliarization costs more tokens: naïve café 東京 🙂"
     assert tok.tokenize(text) == engine.tokenize(text)
     assert b"".join(tok.piece(t) for t in tok.tokenize("hello world")) == b"hello world"
+
+
+def test_loading_logs_through_c_and_gives_the_python_logger_back(bundled_model_path):
+    """The ~2,300 lines llama.cpp logs while loading do not go through the Python callback (each would
+    wait for the GIL behind the threads loading beside the model); stderr and the callback are
+    restored afterwards, so later lines (a grammar error's reason) are still kept."""
+    import os
+
+    import sandbox.core.engine as engine_module
+
+    before = os.fstat(2)
+    engine_module._RECENT_LOG.clear()
+    e = Engine.load(bundled_model_path, n_ctx=512)
+    try:
+        assert not engine_module._RECENT_LOG
+        after = os.fstat(2)
+        assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+        Tokenizer.load(bundled_model_path)  # loads the vocabulary outside the C logger's window
+        assert engine_module._RECENT_LOG
+    finally:
+        e.close()

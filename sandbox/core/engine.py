@@ -60,6 +60,33 @@ def _silence_llama_logs() -> None:
 
 _LOG_CB = None
 _silence_llama_logs()
+_LOADING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _load_logs_in_c():
+    """While llama.cpp loads a model and makes its context it logs ~2,300 lines. Through the Python
+    callback above each line needs the GIL, and a thread holding it (the guard's encoder and the
+    price table load beside the model) makes every line wait for it: the bundled model loaded in
+    270 ms alone and in 620-800 ms beside them. So during the load llama.cpp's own C logger takes the
+    lines (a NULL callback) and writes them to a stderr pointed at /dev/null; the Python callback
+    comes back afterwards. Loads take turns: the logger and fd 2 are the process's."""
+    with _LOADING:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            llama_cpp.llama_log_set(ctypes.cast(None, llama_cpp.llama_log_callback), ctypes.c_void_p(0))  # NULL
+            yield
+        finally:
+            llama_cpp.llama_log_set(_LOG_CB, ctypes.c_void_p(0))
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def physical_cores() -> int:
@@ -221,7 +248,8 @@ class Engine:
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = 0x7FFFFFFF if gpu_layers == -1 else gpu_layers
         try:
-            model = internals.LlamaModel(path_model=str(path), params=mparams, verbose=False)
+            with _load_logs_in_c():
+                model = internals.LlamaModel(path_model=str(path), params=mparams, verbose=False)
         except ValueError:
             raise SandboxError(
                 f"llama.cpp could not load {path}: the file is damaged, truncated or of an unsupported architecture; download it again"
@@ -240,7 +268,8 @@ class Engine:
         cparams.kv_unified = True  # samples share the prompt's cells instead of each getting n_ctx/N
         cparams.no_perf = True
         try:
-            ctx = internals.LlamaContext(model=model, params=cparams, verbose=False)
+            with _load_logs_in_c():
+                ctx = internals.LlamaContext(model=model, params=cparams, verbose=False)
         except ValueError:
             model.close()
             raise SandboxError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}; try a smaller --n-ctx") from None

@@ -1,3 +1,3 @@
-from sandbox.cli import main
+from sandbox.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -7,9 +7,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 JOBS   := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: test run install bench clean
+.PHONY: test run install bench clean bytecode
 
 install: $(STAMP)
+
+# Compiled bytecode for sandbox's own modules, refreshed for files that changed (~0.1 s). pip writes
+# it for installed wheels but not for this editable install, and Python never writes it when
+# PYTHONDONTWRITEBYTECODE is set: then every start compiles its modules again (~75 for `sandbox run`), ~0.3 s of
+# `sandbox run` and ~25 ms of the TUI's first frame on a 2-core machine.
+bytecode: $(STAMP)
+	@$(PY) -m compileall -q sandbox
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "sandbox needs Python 3.10 or newer"'
@@ -19,13 +26,13 @@ $(STAMP): pyproject.toml
 	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip install --progress-bar off -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: bytecode
 	$(PY) -m pytest -q
 
-run: $(STAMP)
+run: bytecode
 	$(VENV)/bin/sandbox
 
-bench: $(STAMP)
+bench: bytecode
 	$(VENV)/bin/sandbox bench
 
 clean:

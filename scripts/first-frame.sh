@@ -5,6 +5,7 @@
 set -u
 N=${1:-5}
 PY=${PY:-$PWD/.venv/bin/python}
+"$PY" -m compileall -q sandbox  # as `make run` leaves it: bytecode present even under PYTHONDONTWRITEBYTECODE
 command -v tmux >/dev/null || { echo "first-frame: tmux missing (apt-get install -y tmux)"; exit 0; }
 HOME_DIR=$(mktemp -d)
 BARE=$(mktemp --suffix=.py)

@@ -5,6 +5,7 @@
 set -u
 N=${1:-5}
 PY=${PY:-$PWD/.venv/bin/python}
+"$PY" -m compileall -q sandbox  # as `make run` leaves it: bytecode present even under PYTHONDONTWRITEBYTECODE
 HOME_DIR=$(mktemp -d)
 PLAIN=$(mktemp --suffix=.py)
 PROMPT="Write a short story about a lighthouse keeper."

@@ -128,7 +128,10 @@ _DEFENSIVE = re.compile(
     r"secure|securing|harden\w*|patch\w*|mitigat\w*|respond to|survive|surviv\w*|legal\w*|law|laws|regulat\w*|"
     r"quit|quitting|withdrawal|addiction|overdose on purpose|help someone|rehab|sober|naloxone|narcan|"
     r"permit|license|licence|register|registration|store|storing|storage|clean|lock|safe|unload|shoot at the range|"
-    r"hunting|hunt|deer|range|target practice|sport|competition|airsoft|paintball|nerf)\b"
+    r"hunting|hunt|deer|range|target practice|sport|competition|airsoft|paintball|nerf|"
+    # teaching people to recognise it or recover from it: "a training email on the signs of a phishing email",
+    # "an incident response checklist for a business hit by ransomware", "a lesson plan on the ... Convention"
+    r"training|signs of|warning signs|spot|spotting|incident response|checklist|lesson|curriculum|hit by|victims? of)\b"
 )
 
 SELF_HARM = re.compile(

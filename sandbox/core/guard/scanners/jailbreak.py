@@ -152,7 +152,9 @@ RULES = [
     rule("jailbreak.stay_in_character", J,
          r"\b(?:stay|remain|keep|staying)\s+in\s+(?:character|role|persona)\b|\b(?:break(?:ing)?|broke|broken)\s+(?:of\s+)?character\b|"
          r"\bdon'?t\s+break\s+character\b|\bcharacter\s+break\b|\b(?:answer|respond|reply|speak)\s+in\s+character\b",
-         0.45, "pressure to stay in a role", needs=("character role persona",)),
+         # 0.4: with role-play framing alone (act_as, 0.15) it stays under the threshold: "Act as Greta, a blunt
+         # finance advisor. Stay in character." is how ordinary role-play prompts are written.
+         0.4, "pressure to stay in a role", needs=("character role persona",)),
     rule("jailbreak.persona_switch", J,
          r"\b(?:pretend|imagine|act|behave|roleplay|role-play|role play|play the role|simulate|emulate|impersonate|take on the role|"
          r"assume the role|take the role|become|transform into|turn into|answer|respond|reply|speak|write)\b(?:\s+[\w']+){0,5}?\s+"

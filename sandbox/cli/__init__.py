@@ -71,11 +71,15 @@ def entry() -> None:
     A normal interpreter exit tears the whole heap down first: a full garbage collection of
     everything loaded (the price table, the guard's rules and encoder, the tokenizers) and the Rust
     tokenizers' maps freed one by one, ~0.35 s of `sandbox run` on a 2-core machine, after the
-    reply was printed. Nothing is left to do by then: the log's writes are committed when each turn
-    ends, and sandbox registers no exit hooks. So output is flushed and the process ends at once;
+    reply was printed. Little is left to do by then: the log's writes are committed when each turn
+    ends, its connections are closed here (so the WAL is folded into sandbox.db), and sandbox
+    registers no exit hooks. So output is flushed and the process ends at once;
     threads still loading in the background (the encoder when a bad flag ended a command early)
     end with it, with no C++ destructor run to abort on. An exception still exits the normal way."""
     code = main()
+    store = sys.modules.get("sandbox.core.store.db")  # only if this command opened the log
+    if store is not None:
+        store.close_all()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -15,6 +15,7 @@ import sqlite3
 import time
 import threading
 import uuid
+import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
@@ -96,6 +97,20 @@ def corrupt_error(path: Path, why: str) -> SandboxError:
     )
 
 
+_OPEN: "weakref.WeakSet[Store]" = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every Store still open (the program calls this before its quick exit): the last
+    connection to close checkpoints the WAL into the database file and removes the -wal and -shm
+    files, so a copy of sandbox.db alone holds every turn."""
+    for store in list(_OPEN):
+        try:
+            store.close()
+        except Exception:  # noqa: BLE001 - exiting anyway; the WAL is still recovered on the next open
+            pass
+
+
 class Store:
     """The log. Open with `Store.open()`; use from any thread (calls are serialised)."""
 
@@ -132,6 +147,7 @@ class Store:
         except BaseException:
             conn.close()
             raise
+        _OPEN.add(store)
         return store
 
     @_translate_errors
@@ -195,6 +211,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+        _OPEN.discard(self)
 
     def __enter__(self) -> "Store":
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.widgets import Input
 
 from sandbox.tui.app import make_app
 from sandbox.tui.screens.explorer import ExplorerScreen
@@ -63,12 +64,17 @@ async def test_heatmap_shows_reply_tokens_and_their_alternatives():
         await wait_for(pilot, lambda: app.session is not None or app.main.load_error, what="the model")
         await pilot.press("f10")
         assert app.main.heatmap_on
+        # A fixed seed: with a fresh one, a reply the output guard changed would have its logprobs
+        # withheld (by design), and this test is about the heatmap of a reply that was not.
+        await wait_for(pilot, lambda: app.main.prompting.query("#seed"), what="the prompting controls")
+        app.main.prompting.query_one("#seed", Input).value = "7"
         prompt = app.screen.query_one("#prompt")
         prompt.focus()
         prompt.value = "Say hello."
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.main.busy is None and app.main.view and app.main.view.turn, what="the turn")
         turn = app.main.view.turn
+        assert turn.seed == 7 and not turn.notes, turn.notes
         assert len(turn.logprobs) == turn.usage.completion_tokens and turn.perplexity >= 1
         await wait_for(pilot, lambda: app.screen.query(LogprobView), what="the heatmap")
         view = app.screen.query_one(LogprobView)

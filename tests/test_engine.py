@@ -146,22 +146,32 @@ def test_vocab_only_tokenizer_matches_the_engine(engine, bundled_model_path):
     assert b"".join(tok.piece(t) for t in tok.tokenize("hello world")) == b"hello world"
 
 
-def test_loading_logs_through_c_and_gives_the_python_logger_back(bundled_model_path):
+def test_loading_logs_through_c_and_gives_the_python_logger_back(bundled_model_path, monkeypatch):
     """The ~2,300 lines llama.cpp logs while loading do not go through the Python callback (each would
-    wait for the GIL behind the threads loading beside the model); stderr and the callback are
-    restored afterwards, so later lines (a grammar error's reason) are still kept."""
+    wait for the GIL behind the threads loading beside the model); stdout and stderr are never
+    pointed elsewhere (the TUI draws on them), and the callback is restored afterwards, so later
+    lines (a grammar error's reason) are still kept."""
+    import ctypes
     import os
+
+    import llama_cpp
 
     import sandbox.core.engine as engine_module
 
+    redirected = []
+    real_dup2 = os.dup2
+    monkeypatch.setattr(os, "dup2", lambda fd, fd2, *a: (redirected.append(fd2), real_dup2(fd, fd2, *a))[1])
     before = os.fstat(2)
     engine_module._RECENT_LOG.clear()
     e = Engine.load(bundled_model_path, n_ctx=512)
     try:
+        Tokenizer.load(bundled_model_path)
         assert not engine_module._RECENT_LOG
+        assert not {1, 2} & set(redirected), redirected
         after = os.fstat(2)
         assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
-        Tokenizer.load(bundled_model_path)  # loads the vocabulary outside the C logger's window
-        assert engine_module._RECENT_LOG
+        callback, data = llama_cpp.llama_log_callback(), ctypes.c_void_p()
+        llama_cpp.llama_log_get(ctypes.byref(callback), ctypes.byref(data))
+        assert ctypes.cast(callback, ctypes.c_void_p).value == ctypes.cast(engine_module._LOG_CB, ctypes.c_void_p).value
     finally:
         e.close()

@@ -63,30 +63,52 @@ _silence_llama_logs()
 _LOADING = threading.Lock()
 
 
+def _c_stderr():
+    """libc's `FILE *stderr` variable, where llama.cpp's own logger writes (glibc and musl: `stderr`,
+    macOS: `__stderrp`), and a FILE open on the null device; (None, None) where either is missing."""
+    try:
+        libc = ctypes.CDLL(None)
+        for name in ("stderr", "__stderrp"):
+            try:
+                variable = ctypes.c_void_p.in_dll(libc, name)
+                break
+            except ValueError:
+                continue
+        else:
+            return None, None
+        libc.fopen.restype = ctypes.c_void_p
+        libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        null = libc.fopen(os.devnull.encode(), b"w")
+    except (OSError, TypeError, AttributeError):  # no C library to open by name (Windows)
+        return None, None
+    return (variable, null) if null else (None, None)
+
+
+_C_STDERR, _C_NULL = _c_stderr()
+
+
 @contextlib.contextmanager
 def _load_logs_in_c():
     """While llama.cpp loads a model and makes its context it logs ~2,300 lines. Through the Python
     callback above each line needs the GIL, and a thread holding it (the guard's encoder and the
     price table load beside the model) makes every line wait for it: the bundled model loaded in
     270 ms alone and in 620-800 ms beside them. So during the load llama.cpp's own C logger takes the
-    lines (a NULL callback) and writes them to a stderr pointed at /dev/null; the Python callback
-    comes back afterwards. Loads take turns: the logger and fd 2 are the process's."""
+    lines (a NULL callback) and C's `stderr` points at the null device; the Python callback and
+    `stderr` come back afterwards. File descriptor 2 is left alone: it is where the TUI draws.
+    Yields whether the lines go nowhere (else the Python callback stays, as on Windows). Loads take
+    turns: the logger and `stderr` are the process's."""
+    if _C_STDERR is None:
+        yield False
+        return
     with _LOADING:
+        saved = _C_STDERR.value
+        _C_STDERR.value = _C_NULL
+        llama_cpp.llama_log_set(ctypes.cast(None, llama_cpp.llama_log_callback), ctypes.c_void_p(0))  # NULL
         try:
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-            llama_cpp.llama_log_set(ctypes.cast(None, llama_cpp.llama_log_callback), ctypes.c_void_p(0))  # NULL
-            yield
+            yield True
         finally:
             llama_cpp.llama_log_set(_LOG_CB, ctypes.c_void_p(0))
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
+            _C_STDERR.value = saved
 
 
 def physical_cores() -> int:
@@ -154,7 +176,8 @@ class Tokenizer:
         params = llama_cpp.llama_model_default_params()
         params.vocab_only = True
         try:
-            model = internals.LlamaModel(path_model=str(path), params=params, verbose=False)
+            with _load_logs_in_c() as quiet:  # see Engine.load
+                model = internals.LlamaModel(path_model=str(path), params=params, verbose=quiet)
         except ValueError:
             raise SandboxError(f"llama.cpp could not read the vocabulary of {path}; the file may be damaged") from None
         return cls(model)
@@ -248,8 +271,10 @@ class Engine:
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = 0x7FFFFFFF if gpu_layers == -1 else gpu_layers
         try:
-            with _load_logs_in_c():
-                model = internals.LlamaModel(path_model=str(path), params=mparams, verbose=False)
+            with _load_logs_in_c() as quiet:
+                # verbose=False would make llama-cpp-python point fds 1 and 2 (the TUI's screen) at
+                # /dev/null for the load; not needed when the lines already go nowhere.
+                model = internals.LlamaModel(path_model=str(path), params=mparams, verbose=quiet)
         except ValueError:
             raise SandboxError(
                 f"llama.cpp could not load {path}: the file is damaged, truncated or of an unsupported architecture; download it again"

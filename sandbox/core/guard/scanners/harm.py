@@ -67,7 +67,7 @@ _BENIGN_BEFORE = re.compile(
 )
 _BENIGN_AFTER = re.compile(
     r"^[\s-]*(?:scanner|scanners|removal|remover|protection|protections|definitions?|detection|detector|"
-    r"prevention|defen[cs]e|shot|vaccine|vaccines|test|tests|testing|infection|outbreak|season|symptoms?|"
+    r"prevention|defen[cs]e|conventions?|treaty|treaties|non-proliferation|shot|vaccine|vaccines|test|tests|testing|infection|outbreak|season|symptoms?|"
     r"addiction|addicts?|abuse|overdose|recovery|rehab|treatment|policy|policies|laws?|control|safety|"
     r"awareness|statistics|history|epidemic|crisis|dog|dogs|sniffing|squad|threat|threats|shelter|proof|"
     r"-proof|drill|drills|license|licence|licensing|registration|owners?|ownership|violence|rights|debate|"
@@ -129,9 +129,10 @@ _DEFENSIVE = re.compile(
     r"quit|quitting|withdrawal|addiction|overdose on purpose|help someone|rehab|sober|naloxone|narcan|"
     r"permit|license|licence|register|registration|store|storing|storage|clean|lock|safe|unload|shoot at the range|"
     r"hunting|hunt|deer|range|target practice|sport|competition|airsoft|paintball|nerf|"
-    # teaching people to recognise it or recover from it: "a training email on the signs of a phishing email",
-    # "an incident response checklist for a business hit by ransomware", "a lesson plan on the ... Convention"
-    r"training|signs of|warning signs|spot|spotting|incident response|checklist|lesson|curriculum|hit by|victims? of)\b"
+    # recognising it or recovering from it: "a training email on the signs of a phishing email", "an
+    # incident response checklist for a business hit by ransomware". Not formats alone ("a lesson on
+    # how to make a pipe bomb" is a request).
+    r"signs of|warning signs|incident response|hit by|victims? of)\b"
 )
 
 SELF_HARM = re.compile(

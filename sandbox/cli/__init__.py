@@ -85,4 +85,4 @@ def entry() -> None:
             stream.flush()
         except (OSError, ValueError):  # a reader that went away, or a closed stream: nothing to flush to
             pass
-    os._exit(code if isinstance(code, int) and 0 <= code <= 255 else 1)
+    os._exit(code)

@@ -3,6 +3,8 @@ are redacted; look-alikes are not."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from faker import Faker
 
@@ -39,9 +41,25 @@ def test_generated_pii_is_redacted_at_least_99_percent():
     assert len(missed) / len(rows) <= 0.01, missed
 
 
+def test_us_phone_numbers_in_every_generated_format_are_removed_whole():
+    """Faker's en_US formats (bare, dotted, (area), +1-, 001-, with x-extensions): nothing of the
+    number is left, not even the extension after a placeholder."""
+    fake = Faker("en_US")
+    fake.seed_instance(11)
+    policy = load_policy().only("rules")
+    values = [fake.phone_number() for _ in range(600)]
+    left = [(v, r) for v in values if (r := policy.scan(f"my number is {v}, thanks").redacted)
+            and re.sub(r"\D", "", v)[-4:] in re.sub(r"\D", "", r)]
+    assert len(left) <= 1, left
+
+
 @pytest.mark.parametrize("value", [
     "9119530005", "(418)624-7064x024", "+1-537-640-6812x41586", "001-418-624-7064x0245", "206.269.0743x9150",
     "+44 20 7946 0958", "020 7946 0958", "+49 30 901820", "+33 1 42 68 53 00", "(555) 123-4567 ext. 89",
+    # a 00 inside a number is digits, not an international prefix
+    "(512)431-0077x28378", "642.783.0091x0340", "+55 48 0014-7121", "06 00 12 34 56",
+    # dialled with 00 and Luhn-valid by chance: a phone, not a card
+    "001-581-498-5451x05362",
 ])
 def test_phone_formats(value):
     res = load_policy().only("rules").scan(f"call me on {value} tonight")

@@ -109,8 +109,11 @@ def _cards(text: str, out: list[Finding]) -> None:
         if len(seps) > 1:
             continue
         brand = card_brand(digits)
-        if brand is None and (not seps or len(digits) < 13):
-            continue  # a bare Luhn-valid number of unknown brand is as likely an order id
+        if brand is None and (not seps or len(digits) < 13 or digits[0] == "0"):
+            # A bare Luhn-valid number of unknown brand is as likely an order id; one that starts
+            # with 0 is no card (no issuer number begins so) but often a phone dialled with 00, as in
+            # 001-581-498-5451x05362, one in ten of which passes Luhn by chance.
+            continue
         if len(digits) == 12 and brand != "Maestro":
             continue
         out.append(Finding("pii.credit_card", P, 1.0 if brand else 0.7, m.span(),
@@ -164,8 +167,9 @@ def _ips(text: str, out: list[Finding]) -> None:
             out.append(Finding("pii.ipv6", P, score, m.span(), "IPv6 address", label="IP_ADDRESS"))
 
 
-# An international call prefix "00" (as in 001-418-...) is what most of the world dials for "+".
-INTL_00 = re.compile(r"(?<![\w+])00(?=[1-9])")
+# An international call prefix "00" (as in 001-418-...) is what most of the world dials for "+". Only
+# where a number starts: a 00 inside one is digits ((512)431-0077x28378, 06 00 12 34 56).
+INTL_00 = re.compile(r"(?:^|(?<=^\())00(?=[1-9])")
 # A run that could hold one phone number: an optional +, 00 or "(", 7 to 24 digits and separators, an
 # optional extension. It starts where no word or number continues.
 PHONE_CANDIDATE = re.compile(

@@ -9,7 +9,9 @@ card's figures and the npz's SHA-256, checked at load). `sandbox guard train` wr
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,13 +45,24 @@ class Heads:
     names: tuple[str, ...]
     weights: np.ndarray  # (heads, hidden) output weights; (heads, dim) without a hidden layer
     bias: np.ndarray  # (heads,), calibrated so that probability 0.5 is the chosen operating point
-    bank: np.ndarray  # (examples, dim) int8, unit vectors * 127
-    bank_labels: np.ndarray  # (examples,) str, "+"-joined labels
-    bank_texts: np.ndarray  # (examples,) str, cut for display
+    bank: np.ndarray | None  # (examples, dim) int8, unit vectors * 127; None until first asked for (see _bank_from)
+    bank_labels: np.ndarray | None  # (examples,) str, "+"-joined labels
+    bank_texts: np.ndarray | None  # (examples,) str, cut for display
     card: dict
     hidden_w: np.ndarray | None = None  # (heads, dim, hidden)
     hidden_b: np.ndarray | None = None  # (heads, hidden)
     _bank_f32: np.ndarray | None = None
+    # The bank is two thirds of the file and only a finding reads it: decompressing it at load took
+    # ~60 ms of the start-up's CPU (beside the model load, on 2 cores), so it is read on first use.
+    _bank_from: object = None  # an open np.load over the verified bytes
+
+    def _ensure_bank(self) -> None:
+        if self.bank is None and self._bank_from is not None:
+            with _BANK_LOCK:
+                if self.bank is None:
+                    z = self._bank_from
+                    self.bank_labels, self.bank_texts = z["bank_labels"], z["bank_texts"]
+                    self.bank = z["bank"]
 
     def probabilities(self, vecs: np.ndarray) -> np.ndarray:
         """(windows, heads) probabilities for unit-length embeddings."""
@@ -66,6 +79,7 @@ class Heads:
     def neighbours(self, vec: np.ndarray, k: int = 3, prefer: str | None = None) -> list[Neighbour]:
         """The `k` training examples nearest to `vec` (cosine). With `prefer`, the nearest of that label
         come first (they are why the head fired), then the nearest overall of any other label."""
+        self._ensure_bank()
         if self._bank_f32 is None:  # converted once: the int8 bank is what ships, floats are what multiply fast
             self._bank_f32 = self.bank.astype(np.float32) / 127.0
         sims = self._bank_f32 @ vec
@@ -81,6 +95,7 @@ class Heads:
         return [Neighbour(str(self.bank_texts[i]), str(self.bank_labels[i]), float(sims[i])) for i in chosen]
 
     def save(self, path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> None:
+        self._ensure_bank()
         hidden = {} if self.hidden_w is None else {"hidden_w": self.hidden_w.astype(np.float32),
                                                    "hidden_b": self.hidden_b.astype(np.float32)}
         np.savez_compressed(path, names=np.array(self.names), weights=self.weights.astype(np.float32),
@@ -95,6 +110,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+_BANK_LOCK = threading.Lock()
+
+
 def load_heads(path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> Heads:
     rebuild = "rebuild it with `sandbox guard train` or reinstall sandbox"
     try:
@@ -106,14 +124,20 @@ def load_heads(path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> Heads:
         raise HeadsUnavailable(f"the learned guard's card {card_path} is damaged; {rebuild}") from None
     if not path.is_file():
         raise HeadsUnavailable(f"the learned guard's head file {path} is missing; {rebuild}")
-    digest = _sha256(path)
+    try:
+        data = path.read_bytes()  # hashed and then read from memory: what was checked is what is used
+    except OSError as e:
+        raise HeadsUnavailable(f"cannot read the learned guard's head file {path}: {e.strerror}; {rebuild}") from None
+    digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         raise HeadsUnavailable(f"the learned guard's head file {path} is damaged (SHA-256 {digest[:12]}…, "
                                f"expected {expected[:12]}…); {rebuild}")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            hidden = {"hidden_w": z["hidden_w"], "hidden_b": z["hidden_b"]} if "hidden_w" in z.files else {}
-            return Heads(names=tuple(str(n) for n in z["names"]), weights=z["weights"], bias=z["bias"],
-                         bank=z["bank"], bank_labels=z["bank_labels"], bank_texts=z["bank_texts"], card=card, **hidden)
+        z = np.load(io.BytesIO(data), allow_pickle=False)
+        if not {"bank", "bank_labels", "bank_texts"} <= set(z.files):
+            raise KeyError("bank")
+        hidden = {"hidden_w": z["hidden_w"], "hidden_b": z["hidden_b"]} if "hidden_w" in z.files else {}
+        return Heads(names=tuple(str(n) for n in z["names"]), weights=z["weights"], bias=z["bias"],
+                     bank=None, bank_labels=None, bank_texts=None, card=card, _bank_from=z, **hidden)
     except Exception as e:  # a truncated or foreign npz
         raise HeadsUnavailable(f"the learned guard's head file {path} cannot be read ({type(e).__name__}); {rebuild}") from None

@@ -21,11 +21,37 @@ RESTRICTION_WORDS = (
     "moral principles safeguards guardrails policy policies ethical safety constraints inhibitions conscience refusal refusals"
 )
 AI = r"(?:you|u|ai|assistant|chatbot|model|it|he|she|they|character|persona|bot|chatgpt|gpt|llm|version)"
+# Spanish, French, German, Italian, Portuguese, Dutch (folded: no accents).
+# "you are / act as / like" before the AI: "une IA sans règles serait dangereuse" is about AI, not a role.
+_ML_ROLE = (r"(?:eres|seras|seas|se|sois|es|sei|sarai|sii|bist|sein|seist|e|es|ben|bent|wees|como|comme|wie|come|als|"
+            r"actua|actuar|agis|agir|handle|handel|agisci|age|agir|finge|fingir|fais|simula|simule|simuliere|interpreta|interprete|"
+            r"joue|jouer|spiele|speel|werde|deviens|conviertete|diventa|torna|word)")
+# "ia", "ai" and "ki" only after an article: Italian "ai" is also "to the".
+_ML_AI = (r"(?:(?:una|une|eine|einer|un'|uma|een|la|l'|die)\s*(?:ia|ai|ki)|inteligencia\s+artificial|intelligence\s+artificielle|"
+          r"intelligenza\s+artificiale|kunstliche\s+intelligenz|kunstmatige\s+intelligentie|asistente|assistant|assistent|"
+          r"assistente|chatbot)")
+_ML_WITHOUT = (r"sin|sans|ohne|senza|sem|zonder|libre\s+de|liberee?\s+de|liberad[ao]\s+de|libertad[ao]\s+de|"
+               r"befreit\s+von|liberat[ao]\s+da|libera\s+da|vrij\s+van|bevrijd\s+van")
+_ML_RULES = (r"restriccion|restricciones|restrictions?|restrizion[ei]|restricoes|restricao|einschrankung(?:en)?|beperking(?:en)?|"
+             r"filtros?|filtres?|filter|filtri|filters|reglas?|regles?|regeln|regel|regole|regola|regras?|regels|"
+             r"limites|limite|limiti|grenzen|limitaciones|limitacoes|censura|censure|zensur|censuur|"
+             r"etica|ethique|ethik|ethiek|moral|morale|scrupoli|escrupulos|skrupel|tabus|tabous|tabu|"
+             r"politicas?\s+de\s+contenido|politiques?\s+de\s+contenu|inhaltsrichtlinien|politiche\s+sui\s+contenuti|"
+             r"politicas?\s+de\s+conteudo|inhoudsbeleid|normas|richtlinien|linee\s+guida|diretrizes|consignes|richtlijnen")
+# "sin límites de uso", "ohne Filter für Fotos": the limits of something else, not the model's.
+_DEVELOPER = ("developer", "desarrollador", "veloppeur", "sviluppatore", "entwickler", "desenvolvedor", "ontwikkelaar")
+_ML_NOT_OF = r"\b(?!\s+(?:de|d'|del|des|du|di|da|do|van|fur|pour|para|per|por)\b)"
+_ML_WITHOUT_WORDS = ("sin sans ohne senza sem zonder libre liberee liberada liberado libertada libertado befreit liberata "
+                     "liberato libera vrij bevrijd")
+_ML_AI_WORDS = "ia ai ki inteligencia intelligence intelligenza kunstliche kunstmatige asistente assistant assistent assistente chatbot"
 DEVICE_WORDS = {
     "android", "iphone", "ios", "chrome", "windows", "phone", "settings", "device", "browser", "xbox", "steam",
     "firefox", "edge", "samsung", "pixel", "mac", "macos", "minecraft", "roblox", "tablet", "tv", "router",
     "app", "vscode", "laptop", "developer options", "build number", "extension", "extensions", "bios", "excel",
     "office", "game", "switch", "console", "ps5", "ps4", "kindle", "watch", "car", "tesla",
+    # the same devices in the other languages the rules read (folded)
+    "telefono", "telefon", "telephone", "movil", "celular", "handy", "smartphone", "portable", "ordinateur", "ordenador",
+    "computador", "computer", "rechner", "navegador", "navigateur", "tableta", "tablette", "xiaomi", "huawei", "safari",
 }
 
 
@@ -193,10 +219,103 @@ RULES = [
          0.5, "declares that everything is now allowed", needs=("allow permit accept answer generate produce",)),
     rule("jailbreak.unrestricted_ml", J,
          r"\b(?:keine regeln|ohne (?:regeln|einschrankungen|einschraenkungen|filter)|uneingeschrankt|keine richtlinien|befolgst keine|gelten (?:hier )?nicht|ne s'appliquent pas|no aplican|non valgono|sans (?:restrictions|filtre|regles|limites)|"
-         r"sin (?:restricciones|filtro|filtros|reglas|limites)|senza (?:restrizioni|filtri|regole|limiti)|modo desarrollador|"
-         r"mode developpeur|modalita sviluppatore|entwicklermodus)\b",
-         0.6, "asks for an unrestricted mode (non-English)",
-         needs=("keine ohne uneingeschrankt sans sin senza modo mode modalita entwicklermodus",)),
+         r"sin (?:restricciones|filtro|filtros|reglas|limites)|senza (?:restrizioni|filtri|regole|limiti))\b",
+         # 0.35: "un café sin filtro", "Fotos ohne Filter", "das Spiel hat keine Regeln" are everyday
+         # phrases; with a role, an AI or a second signal (the rules below) it counts.
+         0.35, "asks for no restrictions (non-English)",
+         needs=("keine ohne uneingeschrankt befolgst gelten appliquent aplican valgono sans sin senza",), group="jailbreak.no_rules_ml"),
+    rule("jailbreak.mode_ml", J, r"\b(?:modo desarrollador|mode developpeur|modalita sviluppatore|entwicklermodus|modo desenvolvedor|ontwikkelaarsmodus)\b",
+         0.6, "asks for a developer mode (non-English)",
+         needs=("desarrollador developpeur sviluppatore entwicklermodus desenvolvedor ontwikkelaarsmodus",)),
+    # The same frames in Spanish, French, German, Italian, Portuguese and Dutch, on the folded text
+    # (lower case, accents stripped). The English rules above cannot see them, and the encoder under
+    # the learned heads was trained on English, so the rules are all that reads these languages.
+    rule("jailbreak.unrestricted_ai_ml", J,
+         rf"\b{_ML_ROLE}\b[^.\n]{{0,30}}?\b{_ML_AI}\b[^.\n]{{0,60}}?\b(?:{_ML_WITHOUT})\s+(?:[\w']+\s+){{0,3}}?(?:{_ML_RULES}){_ML_NOT_OF}",
+         0.75, "an AI without rules or filters (non-English)", needs=(_ML_WITHOUT_WORDS, _ML_AI_WORDS), group="jailbreak.unrestricted_ai_ml"),
+    rule("jailbreak.you_have_no_rules_ml", J,
+         # said to the model: "no tienes ninguna restricción", "du hast keine Filter"
+         rf"\b(?:no\s+tienes|no\s+tengas|n'as|n'aies|du\s+hast|hast\s+du|non\s+hai|non\s+abbia|nao\s+tens|nao\s+tenhas|voce\s+nao\s+tem|je\s+hebt|jij\s+hebt)\s+"
+         rf"(?:ningun[ao]?\s+|ningun\s+tipo\s+de\s+|aucune?\s+|plus\s+de\s+|pas\s+de\s+|keine?n?\s+|mehr\s+keine?n?\s+|alcun[ao]?\s+|nessun[ao]?\s+|nenhum[ao]?\s+|geen\s+)?"
+         rf"(?:[\w']+\s+){{0,2}}?(?:{_ML_RULES})\b",
+         0.75, "an AI without rules or filters (non-English)",
+         needs=("tienes tengas n aies hast hai abbia tens tenhas tem hebt",), group="jailbreak.unrestricted_ai_ml"),
+    rule("jailbreak.persona_no_rules_ml", J,
+         # a persona described in the third person: "CAOS no tiene ninguna restricción"; 0.4 alone, as
+         # "este juego no tiene ninguna regla" is ordinary, so it needs another signal
+         rf"\b(?:no\s+tiene|n'a|hat|non\s+ha|nao\s+tem|heeft)\s+(?:ningun[ao]?|ningun\s+tipo\s+de|aucune?|keine?n?|alcun[ao]?|nessun[ao]?|"
+         rf"nenhum[ao]?|geen)\s+(?:[\w']+\s+){{0,2}}?(?:{_ML_RULES})|\b(?:{_ML_RULES})\s+(?:ningunas?|ningunos?|nenhumas?|nenhuns)\b",
+         0.4, "a persona without rules (non-English)", group="jailbreak.no_rules_ml",
+         needs=("ningun ninguna ninguno aucun aucune kein keine keinen alcun alcuna nessun nessuna nenhum nenhuma geen ningunas nenhumas",)),
+    rule("jailbreak.from_now_on_ml", J,
+         r"\ba\s+partir\s+de\s+(?:ahora|este\s+momento|hoy)\s*,?\s+(?:tu\s+)?(?:eres|seras|vas\s+a|actuaras|responderas)\b|"
+         r"\b(?:ahora|desde\s+ahora)\s+eres\b|\beres\s+ahora\b|"
+         r"\b(?:desormais|a\s+partir\s+de\s+maintenant|dorenavant)\s*,?\s+tu\s+(?:es|seras|vas|joues|reponds|repondras)\b|\btu\s+es\s+maintenant\b|"
+         r"\b(?:ab\s+jetzt|von\s+nun\s+an|ab\s+sofort)\s+(?:bist\s+du|wirst\s+du|spielst\s+du|antwortest\s+du)\b|\bdu\s+bist\s+(?:ab\s+jetzt|jetzt|nun|ab\s+sofort)\b|"
+         r"\bda\s+(?:ora|adesso|questo\s+momento)\s+in\s+poi\s+(?:tu\s+)?(?:sei|sarai|impersonerai|interpreterai|risponderai)\b|"
+         r"\ba\s+partir\s+de\s+agora\s*,?\s+(?:voce|tu)\s+(?:e|es|sera|vai|vais)\b|\b(?:agora\s+voce\s+e|voce\s+e\s+agora)\b|"
+         r"\bvanaf\s+nu\s+(?:ben|bent|speel|antwoord)\s+(?:jij|je)\b",
+         0.3, "'from now on you are' (non-English)",
+         needs=("partir ahora eres desormais maintenant dorenavant jetzt nun sofort bist poi agora voce vanaf",)),
+    rule("jailbreak.never_refuses_ml", J,
+         r"\bnunca\s+(?:se\s+)?(?:niega|negaras|rechaza|rechazas|recusa|recusas|recuses|diz\s+nao|dice\s+que\s+no)\b|"
+         r"\b(?:ne\s+)?refuse(?:s|ra)?\s+jamais\b|\bsans\s+jamais\s+refuser\b|\blehnst?\s+(?:niemals|nie)\b|\bverweigert\s+(?:niemals|nie)\b|"
+         r"\bnon\s+rifiuta\s+mai\b|\bnao\s+recusa\s+nada\b|\bsem\s+(?:nunca\s+)?(?:se\s+)?recusar\b|\bnunca\s+se\s+recusa\w*\b|\bsin\s+negarse\b|"
+         r"\bweigert\s+nooit\b|\bnooit\s+weigert\b",
+         0.55, "a persona that never refuses (non-English)",
+         needs=("nunca jamais niemals nie mai nada recusar negarse nooit",)),
+    rule("jailbreak.two_answers_ml", J,
+         r"\bresponde[rs]?\s+(?:[\w']+\s+){0,4}?(?:dos\s+veces|de\s+dos\s+formas|de\s+dos\s+maneras)|\bdos\s+respuestas\b|"
+         r"\brepond(?:s|ez|re)\s+(?:[\w']+\s+){0,4}?(?:deux\s+fois|de\s+deux\s+(?:facons|manieres))|\bdeux\s+reponses\b|"
+         r"\bantworte\w*\s+(?:[\w']+\s+){0,6}?zweimal\b|\bzwei\s+antworten\b|"
+         r"\brispond\w*\s+(?:[\w']+\s+){0,4}?due\s+volte\b|\bdue\s+risposte\b|"
+         r"\bresponda\w*\s+(?:[\w']+\s+){0,4}?(?:duas\s+vezes|de\s+duas\s+formas|de\s+duas\s+maneiras)|\bduas\s+respostas\b|"
+         r"\bantwoord\w*\s+(?:[\w']+\s+){0,4}?twee\s+keer\b|\btwee\s+antwoorden\b",
+         0.4, "asks for two answers, one of them unrestricted (non-English)",
+         needs=("veces respuestas fois reponses zweimal antworten volte risposte vezes respostas keer antwoorden",)),
+    rule("jailbreak.opposite_day_ml", J,
+         r"\bdia\s+(?:al|del)\s+reves\b|\bjour\s+(?:a\s+l'envers|des\s+contraires|du\s+contraire)\b|\bgegenteiltag\b|"
+         r"\btag\s+des\s+gegenteils\b|\bgiorno\s+(?:del|al)\s+contrario\b|\bdia\s+(?:do|ao)\s+contrario\b|\bomgekeerde\s+dag\b",
+         0.45, "an 'opposite day' inversion (non-English)", needs=("reves envers contraires contraire gegenteiltag gegenteils contrario omgekeerde",)),
+    rule("jailbreak.never_say_cannot_ml", J,
+         r"\bnunca\s+digas?\s+que\s+(?:no\s+puedes|nao\s+(?:podes|pode|consegue))|\bne\s+dis\s+jamais\s+que\s+tu\s+ne\s+peux\s+pas\b|"
+         r"\bsag\s+(?:niemals|nie)\s*,?\s+dass\s+du\s+(?:etwas\s+)?nicht\s+kannst\b|\bnon\s+dire\s+mai\s+che\s+non\s+puoi\b|"
+         r"\bzeg\s+nooit\s+dat\s+je\s+(?:iets\s+)?niet\s+kunt\b|"
+         r"\bnunca\s+(?:pidas|pida|pecas|peca)\s+(?:perdon|disculpas|desculpas?)\b|\bne\s+t'excuse\s+jamais\b|\bentschuldige\s+dich\s+(?:niemals|nie)\b|"
+         r"\bnon\s+scusarti\s+mai\b|\bverontschuldig\s+je\s+nooit\b",
+         0.5, "forbids refusals and apologies (non-English)", needs=("nunca jamais niemals nie mai nooit",)),
+    rule("jailbreak.no_warnings_ml", J,
+         r"\b(?:sin|sans|ohne|senza|sem|zonder|niente|nada\s+de)\s+(?:advertencias|avertissements?|warnhinweise|warnungen|avvertenze|avisos|waarschuwingen)\b",
+         0.3, "asks for no warnings (non-English)", needs=("sin sans ohne senza sem zonder niente nada",)),
+    rule("jailbreak.answer_unrestricted_ml", J,
+         r"\b(?:responde|responda|respondas|responder|respondes|reponds|repondez|repondre|antworte|antwortest|beantworte|antworten|"
+         r"rispondi|rispondere|risponde|antwoord|beantwoord)\b[^.\n]{0,40}?\b(?:sin|sans|ohne|senza|sem|zonder)\s+(?:\w+\s+){0,2}?"
+         r"(?:filtros?|filtres?|filter|filtri|restricciones|restrictions|einschrankungen|restrizioni|restricoes|beperkingen|censura|censure|"
+         r"zensur|censuur|limites|limiti|regeln|reglas|regles|regole|regras|regels)\b",
+         0.6, "asks for answers without filters (non-English)",
+         needs=("responde responda respondas responder respondes reponds repondez repondre antworte antwortest beantworte antworten rispondi rispondere risponde antwoord beantwoord",
+                "sin sans ohne senza sem zonder")),
+    rule("jailbreak.rules_dont_apply_ml", J,
+         r"\b(?:reglas|normas|restricciones|politicas|directrices|regles|restrictions|politiques|consignes|regeln|richtlinien|einschrankungen|"
+         r"regole|linee\s+guida|restrizioni|politiche|regras|diretrizes|restricoes|politicas|regels|richtlijnen|beperkingen)\b[^.\n]{0,40}?"
+         r"\b(?:no\s+(?:se\s+)?aplican|ya\s+no\s+(?:se\s+)?aplican|ne\s+s'appliquent\s+(?:pas|plus)|gelten\s+(?:hier\s+|jetzt\s+|nun\s+)?(?:nicht|nicht\s+mehr)|"
+         r"non\s+(?:valgono|si\s+applicano)|nao\s+se\s+aplicam|gelden\s+(?:hier\s+)?niet)\b",
+         0.45, "argues that the rules do not apply (non-English)",
+         needs=("aplican appliquent gelten valgono applicano aplicam gelden",)),
+    rule("jailbreak.unfiltered_model_ml", J,
+         r"\b(?:ungefiltert\w*|unzensiert\w*|non\s+filtre\w*|non\s+censure\w*|non\s+filtrat[ao]|non\s+censurat[ao]|ongefilterd\w*|ongecensureerd\w*)\s+"
+         r"(?:\w+\s+)?(?:modell|ki|assistent\w*|chatbot|version|ia|modele|assistant|modello|assistente|model|versie)\b|"
+         rf"\b{_ML_AI}\s+(?:sin\s+censura|sin\s+filtrar|no\s+filtrad[ao]|non\s+filtre\w*|non\s+censure\w*|ungefiltert\w*|unzensiert\w*|"
+         r"non\s+filtrat[ao]|non\s+censurat[ao]|sem\s+censura|nao\s+filtrad[ao]|ongefilterd\w*|ongecensureerd\w*)\b",
+         0.55, "an unfiltered model (non-English)",
+         needs=("ungefiltert ungefiltertes ungefilterte ungefilterten unzensiert unzensiertes unzensierte filtre censure filtrato filtrata censurato censurata ongefilterd ongecensureerd censura filtrar filtrado filtrada",)),
+    rule("jailbreak.filters_off_ml", J,
+         r"\b(?:desactiva|desactive|desactivez|deaktiviere|deaktivier|disattiva|desative|desativa|schakel)\s+(?:tus|tes|vos|deine|i\s+tuoi|seus|os\s+teus|je)\s+"
+         r"(?:filtros|filtres|filter|filtri|restricciones|restrictions|einschrankungen|restrizioni|restricoes|beperkingen)\b|"
+         r"\b(?:tus|vos|tes|deine|le\s+tue|suas|as\s+tuas|je)\s+(?:restricciones|restrictions|einschrankungen|restrizioni|restricoes|beperkingen|regeln|reglas|regras|regles|regole)\s+"
+         r"(?:(?:han|ont|wurden|sono|foram|zijn)\s+)?(?:sido\s+|ete\s+|state\s+)?(?:eliminadas|desactivadas|levees|supprimees|aufgehoben|entfernt|deaktiviert|rimosse|disattivate|removidas|desativadas|verwijderd|opgeheven)\b",
+         0.6, "switches the model's filters off (non-English)",
+         needs=("desactiva desactive desactivez deaktiviere deaktivier disattiva desative desativa schakel tus vos tes deine tue suas tuas je",)),
     rule("jailbreak.filter_level", J,
          r"\b(?:profanity|content|safety|censorship|moderation|ethics|morality)?\s*(?:filter|filters|filtering|safety|censorship|moderation)\s+"
          r"(?:level|setting|settings|strength)s?\s+(?:is\s+|are\s+)?(?:now\s+)?(?:set\s+)?(?:to\s+)?(?:0|zero|off|none|disabled|minimum|the lowest)\b",
@@ -264,7 +383,8 @@ def scan(ctx: Context) -> list[Finding]:
     # "How do I enable developer mode on my Android phone?" is about a device, not the model.
     if DEVICE_WORDS & ctx.folded.words:
         for f in found:
-            if f.rule == "jailbreak.mode" and "developer" in ctx.text[f.span[0]:f.span[1]].lower():
+            if f.rule in ("jailbreak.mode", "jailbreak.mode_ml") and any(
+                    w in ctx.text[f.span[0]:f.span[1]].lower() for w in _DEVELOPER):
                 f.score = 0.3
                 f.detail += " (device context)"
     # A fiction frame around how-to content for a weapon, a drug or malware is a jailbreak.

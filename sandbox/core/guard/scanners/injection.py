@@ -101,6 +101,32 @@ LEAK_VERBS = words(
 )
 
 
+_YOUR_TARGET = (r"(?:system\s+prompt|system\s+message|system\s+instructions|prompt|instructions|setup\s+text|setup|"
+                r"configuration|config|rules\s+of\s+engagement|initial\s+rules|first\s+rule|rules|directives|guidelines|"
+                r"programming|preamble|pre-prompt|preprompt)")
+# What is done to the instructions in the same sentence, besides the verbs `prompt_leak.reveal_prompt` reads.
+_DONE_TO = re.compile(
+    r"\b(?:quot(?:e|es|ed|ing)|verbatim|word\s+for\s+word|exact\s+(?:text|wording|words)|in\s+full|full\s+text|copy|paste|print|"
+    r"post|output|show|display|reveal|recite|repeat|dump|list|put|place|hide|embed|format|render|convert|turn|rewrite|encode|"
+    r"translate|transl\w+|locali[sz]e|summar\w+|tl;?dr|paraphrase|replace|spell|count|read|give|tell|share|send|write|"
+    r"include|insert|reconstruct|reproduce|acrostic|limerick|poem|song|table|json|html|markdown|csv|base64|hex|rot13|"
+    r"every\s+(?:\w+\s+)?(?:word|letter|line|sentence)|each\s+(?:word|letter|line|sentence|instruction|rule)|first\s+(?:letter|word|line))\b")
+_ABOUT_PROMPTS = re.compile(r"\b(?:how\s+(?:do|does|can|should|would)|why\s+(?:do|does)|does|do\s+you\s+have|is\s+there\s+a)\b")
+
+
+def _your_prompt_check(m: re.Match) -> float:
+    """0.8 when the sentence does something to the instructions (quote, hide, format, translate,
+    take every fifth word), else 0.4: one more signal is needed."""
+    text = m.string
+    start = max(text.rfind(".", 0, m.start()), text.rfind("?", 0, m.start()), text.rfind("!", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+    ends = [i for i in (text.find(".", m.end()), text.find("?", m.end()), text.find("!", m.end()), text.find("\n", m.end())) if i >= 0]
+    sentence = text[start:min(ends) if ends else len(text)]
+    return 0.8 if _DONE_TO.search(sentence) else 0.4
+
+
+_FOR_OWN = re.compile(r"\s+(?:for|of|in)\s+(?:my|our|a|an|this|his|her|their|some|any)\b")
+
+
 def _leak_check(m: re.Match) -> float:
     target = " ".join(m.group("target").split())
     gap = set(re.findall(r"[a-z-]+", m.group("gap") or ""))
@@ -111,6 +137,8 @@ def _leak_check(m: re.Match) -> float:
     if target in STRONG_TARGETS:
         if gap & {"a", "an", "my", "this", "our", "his", "her", "their", "its"} and not gap & {"your", "the"}:
             return 0.0
+        if not gap & {"your", "yours", "hidden", "secret", "verbatim", "exact"} and _FOR_OWN.match(m.group("after") or ""):
+            return 0.0  # "how should I write the system prompt for my own support bot?"
         return 0.9
     if gap & {"your", "yours", "hidden", "secret", "initial", "original", "verbatim", "exact", "internal", "confidential"}:
         return 0.85
@@ -337,6 +365,26 @@ RULES = [
          r"(?:told|instructed|asked|said to|wants?|wanted)\s+you\b|\b(?:told|instructed|asked|programmed)\s+you\s+not\s+to\s+"
          r"(?:tell|reveal|say|share|disclose|mention|show)\b",
          0.8, "asks what the model was told to keep secret", needs=("what told instructed asked programmed",)),
+    # "your system prompt" is how a user addresses the model's own instructions; with anything done
+    # to it in the same sentence (quoted, hidden in an acrostic, put in a table, every fifth word)
+    # it is an extraction. Alone ("does your system prompt change your answers?") it stays under 0.5.
+    rule("prompt_leak.your_prompt", "prompt_leak",
+         rf"\b(?:your|ur|yr)\s+(?:own\s+|entire\s+|full\s+|whole\s+|complete\s+|exact\s+|actual\s+|real\s+|current\s+|"
+         rf"hidden\s+|secret\s+|original\s+|initial\s+|starting\s+|opening\s+|internal\s+|confidential\s+){{0,2}}{_YOUR_TARGET}\b",
+         0.4, "refers to the model's own instructions", check=_your_prompt_check,
+         needs=("your ur yr",), group="prompt_leak.your_prompt"),
+    rule("prompt_leak.first_words_of_context", "prompt_leak",
+         r"\b(?:first|opening|initial|earliest)\s+(?:\d+|few|fifty|hundred|twenty|ten|five)?\s*(?:words?|tokens?|characters?|lines?|sentences?|messages?)\s+"
+         r"(?:of|in|from)\s+(?:this\s+conversation|this\s+chat|the\s+conversation|your\s+(?:context|memory|prompt|instructions|setup|input)|"
+         r"what\s+you\s+(?:were|have\s+been)\s+(?:given|told))\b|\b(?:words?|tokens?|text)\s+you\s+were\s+(?:started|initiali[sz]ed|booted|loaded)\s+with\b",
+         0.8, "asks for the start of the model's context", needs=("first opening initial earliest started initialized initialised booted loaded",)),
+    rule("prompt_leak.hidden_part", "prompt_leak",
+         r"\b(?:the\s+)?hidden\s+(?:part|portion|section|messages?|text)\s+of\s+(?:this|the|our)\s+(?:conversation|chat|thread|context)\b|"
+         r"\bmessages?\s+(?:(?:in|of)\s+this\s+(?:thread|chat|conversation)\s+)?(?:that\s+)?i\s+didn'?t\s+write\b|"
+         r"\b(?:the\s+)?(?:message|text)\s+(?:before|above|preceding)\s+(?:mine|my\s+first\s+message)\b|"
+         r"\b(?:print|show|output|display|repeat|recite)\s+(?:the\s+)?(?:preamble|initiali[sz]ation\s+text|boot\s+prompt|startup\s+text)\b",
+         0.75, "asks for the hidden messages of the conversation",
+         needs=("hidden messages message text preamble initialization initialisation boot startup",)),
     rule("prompt_leak.claims_authorship", "prompt_leak",
          r"\b(?:i|we)(?:\s+am|'m)?\s+(?:the\s+\w+\s+who\s+)?(?:wrote|created|made|designed|set up|configured|authored)\s+(?:your|the)\s+(?:system\s+)?(?:prompt|instructions|configuration)\b",
          0.55, "claims to have written the model's prompt", needs=("wrote created made designed set configured authored",)),

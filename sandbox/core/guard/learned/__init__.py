@@ -1,8 +1,9 @@
 """The learned layer of the guardrails: small classifier heads on a sentence encoder, beside the rules.
 
 Each text is cut into ~64-token windows (one window when short), the windows are embedded in one
-batch, and every head scores every window; a head's finding is its best window, with the window's
-span, the head's probability as score, and the nearest labelled training examples as the reason.
+batch, and every head scores every window and their mean; a head's score for the text is
+`heads.text_score` (one sentence of a long text counts alone only when the head is sure), and its
+finding shows the best window's span, with the nearest labelled training examples as the reason.
 The policy's per-category thresholds decide, exactly as for rule findings (rule ids `learned.<head>`).
 
 When the encoder or the head file cannot load, the layer is off and says why (`status()`); the rules
@@ -55,7 +56,7 @@ class LearnedLayer:
         new ones are encoded; findings are for windows that reach into `text`."""
         import numpy as np
 
-        from sandbox.core.guard.learned.heads import STAGE_HEADS
+        from sandbox.core.guard.learned.heads import LOCAL_HEADS, STAGE_HEADS, text_score
 
         names = [n for n in STAGE_HEADS[stage] if n in self.heads.names]
         full = prefix + text
@@ -74,11 +75,10 @@ class LearnedLayer:
             vecs = np.vstack([vecs, mean / max(float(np.linalg.norm(mean)), 1e-12)])
             wins = [*wins, Window(wins[0].start, wins[-1].end, ())]
         probs = self.heads.probabilities(vecs)
+        n_windows = len(wins) - 1 if len(wins) > 1 else 1  # the last "window" of several is their mean
         out = []
         for name in names:
-            col = probs[:, self.heads.index(name)]
-            best = int(np.argmax(col))
-            p = float(col[best])
+            p, best = text_score(probs[:, self.heads.index(name)], n_windows, name in LOCAL_HEADS)
             if p < MIN_SCORE:
                 continue
             w = wins[best]

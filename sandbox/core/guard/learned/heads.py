@@ -26,6 +26,31 @@ CARD_FILE = HERE / "heads.json"
 STAGE_HEADS = {"input": ("injection", "jailbreak", "prompt_leak", "harm", "toxicity"), "output": ("toxicity",)}
 
 
+# How a text of several windows is scored. Toxicity is local: one insulting sentence makes a reply
+# toxic. For the other heads, the best of many windows is a multiple-comparisons problem: a long,
+# ordinary role-play prompt has a dozen sentences, and one of them ("stay in character", "you are
+# Vex") scores like a jailbreak (60% of 100 fresh role-play prompts were flagged so). There a text
+# counts by its mean window, by its second-best window (two sentences agree), or by its best
+# window 2.94 logits down (it counts alone only at p >= 0.95: "ignore all previous instructions"
+# appended to a page of harmless text still does).
+LOCAL_HEADS = ("toxicity",)
+SINGLE_WINDOW_MARGIN = 2.944  # logit(0.95)
+
+
+def text_score(col: np.ndarray, windows: int, local: bool) -> tuple[float, int]:
+    """(score, index of the window to show) for one head over a text's `windows` window
+    probabilities, followed by their mean's when `windows` > 1."""
+    if windows <= 1 or local:
+        i = int(np.argmax(col))
+        return float(col[i]), i
+    per = col[:windows]
+    order = np.argsort(-per, kind="stable")
+    top = int(order[0])
+    z = float(np.log(max(per[top], 1e-12) / max(1.0 - per[top], 1e-12))) - SINGLE_WINDOW_MARGIN
+    candidates = [(float(col[windows]), windows), (float(per[order[1]]), top), (float(1.0 / (1.0 + np.exp(-z))), top)]
+    return max(candidates, key=lambda c: c[0])
+
+
 class HeadsUnavailable(SandboxError):
     """The head file is missing or damaged; the message names it and says what to do."""
 

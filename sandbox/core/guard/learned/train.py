@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sandbox.core.guard.learned.heads import Heads
+from sandbox.core.guard.learned.heads import LOCAL_HEADS, Heads, text_score
 from sandbox.core.guard.learned.sources import DATA, EXTERNAL, OWN
 
 HEADS = ("injection", "jailbreak", "prompt_leak", "harm", "toxicity")
@@ -46,6 +46,14 @@ L2 = 1.0
 # 0.83 -> 0.88 -> 0.89, injection 0.69 -> 0.73 -> 0.80 (measured 2026-12-01). 512 units first flagged
 # short ordinary texts ("Say 0.", "Hello there friend"); 1,340 short benign texts (sb-*) fixed that.
 HIDDEN = 512
+
+
+def benign_window_weight(n: int) -> float:
+    """The weight of each window (and the mean) of a benign text of `n` windows. Every sentence of a
+    benign text is benign, so 1/(n+1) (the text weighing 1 in all) taught the heads too little from
+    long ordinary prompts; 1/sqrt(n+1) lets them count more without long texts outweighing short ones.
+    With it: blind jailbreak 0.884 -> 0.907, harm 0.673 -> 0.708 (session 7, with text_score)."""
+    return 1.0 / (n + 1) ** 0.5
 EPOCHS = 30
 BANK_TEXT_CHARS = 160
 SEED = 20261201
@@ -185,8 +193,8 @@ def _is_neg(r: Row, head: str) -> bool:
 
 
 def _design(rows, feats, head, first=None):
-    """Training matrix for one head. Each text weighs 1 in all: a long benign text spreads it over its
-    windows; a long positive text over its mean and the windows the first fit already suspects."""
+    """Training matrix for one head. A positive text weighs 1 in all, spread over its mean and the
+    windows the first fit already suspects; a benign text's windows each weigh benign_window_weight."""
     xs, ys, ws = [], [], []
     for r, f in zip(rows, feats):
         pos, neg = _is_pos(r, head), _is_neg(r, head)
@@ -199,7 +207,7 @@ def _design(rows, feats, head, first=None):
         mean /= max(np.linalg.norm(mean), 1e-12)
         if neg:
             for v in (*f, mean):
-                xs.append(v); ys.append(0.0); ws.append(1.0 / (len(f) + 1))
+                xs.append(v); ys.append(0.0); ws.append(benign_window_weight(len(f)))
         else:
             keep = [mean]
             if first is not None:
@@ -216,13 +224,13 @@ def _design(rows, feats, head, first=None):
     return x, y, w
 
 
-def score_rows(net: Net, feats) -> np.ndarray:
-    """Each row's score: its highest-scoring window (or the mean of its windows)."""
+def score_rows(net: Net, feats, head: str) -> np.ndarray:
+    """Each row's score as the scanner computes it (heads.text_score): calibration must see what ships."""
     out = []
     for f in feats:
         vs = f if len(f) == 1 else np.vstack([f, (f.mean(0) / max(np.linalg.norm(f.mean(0)), 1e-12))[None]])
         z = net.logits(vs)
-        out.append(float((1 / (1 + np.exp(-np.clip(z, -40, 40)))).max()))
+        out.append(text_score(1 / (1 + np.exp(-np.clip(z, -40, 40))), len(f), head in LOCAL_HEADS)[0])
     return np.array(out)
 
 
@@ -309,7 +317,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
             fit_i = [j for j, i in enumerate(tr) if _fold(rows[i]) != k]
             held = [j for j, i in enumerate(tr) if _fold(rows[i]) == k]
             net = _fit_head([rows[tr[j]] for j in fit_i], [feats[tr[j]] for j in fit_i], head)
-            o[held] = score_rows(net, [feats[tr[j]] for j in held])
+            o[held] = score_rows(net, [feats[tr[j]] for j in held], head)
         oof[head] = o
         say(f"head {head}: fitted")
     cuts, shares = calibrate(cal_rows, oof, say)

@@ -46,14 +46,6 @@ L2 = 1.0
 # 0.83 -> 0.88 -> 0.89, injection 0.69 -> 0.73 -> 0.80 (measured 2026-12-01). 512 units first flagged
 # short ordinary texts ("Say 0.", "Hello there friend"); 1,340 short benign texts (sb-*) fixed that.
 HIDDEN = 512
-
-
-def benign_window_weight(n: int) -> float:
-    """The weight of each window (and the mean) of a benign text of `n` windows. Every sentence of a
-    benign text is benign, so 1/(n+1) (the text weighing 1 in all) taught the heads too little from
-    long ordinary prompts; 1/sqrt(n+1) lets them count more without long texts outweighing short ones.
-    With it: blind jailbreak 0.884 -> 0.907, harm 0.673 -> 0.708 (session 7, with text_score)."""
-    return 1.0 / (n + 1) ** 0.5
 EPOCHS = 30
 BANK_TEXT_CHARS = 160
 SEED = 20261201
@@ -190,6 +182,14 @@ def _is_neg(r: Row, head: str) -> bool:
     if r.labels == {"benign"}:
         return head == "toxicity" or r.stage == "input"
     return not (r.labels & KIN[head]) and (head == "toxicity" or r.stage == "input")
+
+
+def benign_window_weight(n: int) -> float:
+    """The weight of each window (and the mean) of a benign text of `n` windows. Every sentence of a
+    benign text is benign, so 1/(n+1) (the text weighing 1 in all) taught the heads too little from
+    long ordinary prompts; 1/sqrt(n+1) lets them count more without long texts outweighing short ones.
+    With it: blind jailbreak 0.884 -> 0.907, harm 0.673 -> 0.708 (session 7, with text_score)."""
+    return 1.0 / (n + 1) ** 0.5
 
 
 def _design(rows, feats, head, first=None):

@@ -111,17 +111,15 @@ _DONE_TO = re.compile(
     r"translate|transl\w+|locali[sz]e|summar\w+|tl;?dr|paraphrase|replace|spell|count|read|give|tell|share|send|write|"
     r"include|insert|reconstruct|reproduce|acrostic|limerick|poem|song|table|json|html|markdown|csv|base64|hex|rot13|"
     r"every\s+(?:\w+\s+)?(?:word|letter|line|sentence)|each\s+(?:word|letter|line|sentence|instruction|rule)|first\s+(?:letter|word|line))\b")
-_ABOUT_PROMPTS = re.compile(r"\b(?:how\s+(?:do|does|can|should|would)|why\s+(?:do|does)|does|do\s+you\s+have|is\s+there\s+a)\b")
 
 
 def _your_prompt_check(m: re.Match) -> float:
     """0.8 when the sentence does something to the instructions (quote, hide, format, translate,
     take every fifth word), else 0.4: one more signal is needed."""
     text = m.string
-    start = max(text.rfind(".", 0, m.start()), text.rfind("?", 0, m.start()), text.rfind("!", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
-    ends = [i for i in (text.find(".", m.end()), text.find("?", m.end()), text.find("!", m.end()), text.find("\n", m.end())) if i >= 0]
-    sentence = text[start:min(ends) if ends else len(text)]
-    return 0.8 if _DONE_TO.search(sentence) else 0.4
+    start = max(text.rfind(c, 0, m.start()) for c in ".?!\n") + 1
+    end = min((i for i in (text.find(c, m.end()) for c in ".?!\n") if i >= 0), default=len(text))
+    return 0.8 if _DONE_TO.search(text, start, end) else 0.4
 
 
 _FOR_OWN = re.compile(r"\s+(?:for|of|in)\s+(?:my|our|a|an|this|his|her|their|some|any)\b")

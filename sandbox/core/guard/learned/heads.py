@@ -89,13 +89,18 @@ class Heads:
                     self.bank_labels, self.bank_texts = z["bank_labels"], z["bank_texts"]
                     self.bank = z["bank"]
 
-    def probabilities(self, vecs: np.ndarray) -> np.ndarray:
-        """(windows, heads) probabilities for unit-length embeddings."""
+    def probabilities(self, vecs: np.ndarray, names: tuple[str, ...] | list[str] | None = None) -> np.ndarray:
+        """(windows, heads) probabilities for unit-length embeddings; with `names`, only those heads,
+        in that order (a reply needs toxicity alone)."""
+        k = range(len(self.names)) if names is None else [self.index(n) for n in names]
+        x = vecs.astype(np.float32)
         if self.hidden_w is None:
-            z = vecs @ self.weights.T + self.bias
+            z = np.stack([x @ self.weights[i] + self.bias[i] for i in k], 1)
         else:
-            a = np.maximum(np.einsum("nd,kdh->nkh", vecs.astype(np.float32), self.hidden_w) + self.hidden_b, 0.0)
-            z = np.einsum("nkh,kh->nk", a, self.weights) + self.bias
+            # One BLAS matmul per head, on views of the weights: an einsum over all heads took 0.8 ms
+            # for two windows, and indexing the weights copies them.
+            z = np.stack([np.maximum(x @ self.hidden_w[i] + self.hidden_b[i], 0.0) @ self.weights[i] + self.bias[i]
+                          for i in k], 1)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
     def index(self, name: str) -> int:

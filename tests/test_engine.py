@@ -175,3 +175,13 @@ def test_loading_logs_through_c_and_gives_the_python_logger_back(bundled_model_p
         assert ctypes.cast(callback, ctypes.c_void_p).value == ctypes.cast(engine_module._LOG_CB, ctypes.c_void_p).value
     finally:
         e.close()
+
+
+def test_numpy_blas_keeps_to_one_thread_once_llama_cpp_decodes_here(engine):
+    # OpenBLAS's idle workers spin on the cores llama.cpp decodes on after every product the
+    # guard's heads make between two tokens (sandbox run: 71-80 tok/s instead of 102-110).
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas, "numpy's BLAS should be loaded alongside llama_cpp"
+    assert all(i["num_threads"] == 1 for i in blas)

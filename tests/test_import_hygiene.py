@@ -25,3 +25,17 @@ def test_cli_parser_and_help_import_no_textual_and_no_llama():
 def test_version_needs_no_model():
     out = subprocess.run([sys.executable, "-m", "sandbox", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("sandbox ")
+
+
+def test_a_price_table_reads_genai_prices_on_first_use_not_when_made():
+    # A session is made while the model loads; genai-prices' import (~0.3 s of CPU) waits for the
+    # first cost instead of holding up the first turn.
+    code = ("import sys\n"
+            "from sandbox.core import config\n"
+            "from sandbox.core.tokens import PriceTable\n"
+            "t = PriceTable.for_registry(config.load())\n"
+            "print('made', 'genai_prices' in sys.modules)\n"
+            "t.prices\n"
+            "print('used', 'genai_prices' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["made False", "used True"]

@@ -32,6 +32,7 @@ import numpy as np
 from llama_cpp import _internals as internals
 from llama_cpp import llama_chat_format
 
+from sandbox.core import blas
 from sandbox.core.backend import (Capabilities, Generation, GenerationStats, Piece, SampleStats,  # noqa: F401
                                   TokenLogprob)
 from sandbox.core.errors import SandboxError
@@ -299,6 +300,7 @@ class Engine:
             model.close()
             raise SandboxError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}; try a smaller --n-ctx") from None
         load_ms = (time.perf_counter() - t0) * 1000
+        blas.one_thread_beside_decoding()  # numpy's products (the guard's heads) must not spin on llama.cpp's cores
         return cls(path, model, ctx, n_ctx, cparams.n_batch, threads, load_ms)
 
     def close(self) -> None:

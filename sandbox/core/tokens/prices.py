@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -135,29 +136,56 @@ class PriceTable:
     def __init__(self, pricing: Mapping[str, Price] | None = None, counter: TokenCounter | None = None,
                  hosted: Sequence[HostedModel] = (), snapshot: PriceSnapshot | None = None,
                  when: datetime | None = None):
-        pricing = dict(pricing or {})
         self.counter = counter or TokenCounter(encodings=())
         self.when = when
         self._snapshot = snapshot
-        self.prices: dict[str, HostedPrice] = {}
-        self.unpriced: dict[str, str] = {}  # a listed model with no price: why, and what to do
+        self._pricing = dict(pricing or {})
+        self._hosted = tuple(hosted)
+        self._resolved: tuple[dict[str, HostedPrice], dict[str, str]] | None = None
+        self._resolve_lock = threading.Lock()
+
+    @property
+    def prices(self) -> dict[str, HostedPrice]:
+        """The priced models, in the order models.toml lists them."""
+        return self._resolve()[0]
+
+    @property
+    def unpriced(self) -> dict[str, str]:
+        """A listed model with no price: why, and what to do."""
+        return self._resolve()[1]
+
+    def _resolve(self) -> tuple[dict[str, HostedPrice], dict[str, str]]:
+        # On first use, not at construction: the snapshot is genai-prices' import (~0.3 s of CPU),
+        # which a session opening beside the model load must not wait for; the first cost is
+        # computed after the first reply, when the background preload has long finished.
+        if self._resolved is not None:
+            return self._resolved
+        with self._resolve_lock:
+            if self._resolved is None:
+                self._resolved = self._lookup()
+        return self._resolved
+
+    def _lookup(self) -> tuple[dict[str, HostedPrice], dict[str, str]]:
+        pricing, hosted = self._pricing, self._hosted
+        prices: dict[str, HostedPrice] = {}
+        unpriced: dict[str, str] = {}
         for h in hosted:
-            if h.model in pricing or h.model in self.prices:
+            if h.model in pricing or h.model in prices:
                 continue
             found = self.snapshot.find(h.model, h.provider)
             if found is None:
-                self.unpriced[h.model] = self._missing(h)
+                unpriced[h.model] = self._missing(h)
                 continue
             enc, approx = default_encoding(found.provider_id, found.model_id)
-            self.prices[h.model] = HostedPrice(
+            prices[h.model] = HostedPrice(
                 h.model, h.encoding or enc, approx if h.approximate is None else h.approximate, SNAPSHOT,
                 self.snapshot.date, found.provider_id, snap=found)
         names = [h.model for h in hosted if h.model in pricing] + [n for n in pricing]
         for name in dict.fromkeys(names):
             p = pricing[name]
-            self.prices[name] = HostedPrice(name, p.encoding, p.approximate, OVERRIDE, p.as_of, p.provider, override=p)
+            prices[name] = HostedPrice(name, p.encoding, p.approximate, OVERRIDE, p.as_of, p.provider, override=p)
         order = [h.model for h in hosted] + list(pricing)  # the order models.toml lists them
-        self.prices = {n: self.prices[n] for n in dict.fromkeys(order) if n in self.prices}
+        return {n: prices[n] for n in dict.fromkeys(order) if n in prices}, unpriced
 
     @classmethod
     def for_registry(cls, registry, counter: TokenCounter | None = None, **kw) -> "PriceTable":
@@ -332,12 +360,11 @@ def preload() -> None:
         pass
 
 
-def preload_in_background():
+def preload_in_background() -> threading.Thread:
     """`preload()` on a thread, started while the model loads. Both are Python work (~0.5 s);
     llama.cpp loads the model in C with the GIL released, so the two overlap instead of adding up
-    (`sandbox run` used to pay for them after its reply)."""
-    import threading
-
+    (`sandbox run` used to pay for them after its reply). Nothing waits for it before the first
+    reply: a `PriceTable` looks its models up on first use, the first cost."""
     t = threading.Thread(target=preload, name="prices-preload")  # not a daemon: an exit waits for the imports
     t.start()
     return t

@@ -36,6 +36,15 @@ def test_encoder_places_similar_meanings_close(lay):
     assert sims[0, 1] > sims[0, 2] + 0.2
 
 
+def test_blas_keeps_to_one_thread_once_the_layer_is_loaded(lay):
+    # Its products are tiny; OpenBLAS's workers would spin after each one on the cores
+    # onnxruntime (and llama.cpp, while a reply streams) need next.
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas and all(i["num_threads"] == 1 for i in blas)
+
+
 def test_an_attack_after_400_harmless_characters_is_found_in_its_window(lay):
     text = BENIGN_400 * 2 + ATTACK
     assert len(text) > 800

@@ -1,4 +1,4 @@
-"""numpy's BLAS keeps to one thread in a process where llama.cpp decodes.
+"""numpy's BLAS keeps to one thread in a process where llama.cpp decodes or the guard scans.
 
 numpy's wheels bring OpenBLAS, which runs a matrix product of any size on every core and then
 leaves its worker threads spinning for about a tenth of a second, waiting for the next one. The
@@ -7,7 +7,10 @@ reply: each left a core spinning that llama.cpp needed for the next tokens. On 2
 256-token `sandbox run` decoded at 71-80 tok/s with the learned layer on and 102-110 without it or
 with BLAS on one thread; the products themselves are well under a millisecond either way.
 
-`guard train`, which does large products and no decoding, never calls this and keeps every core.
+The same spinning took CPU from onnxruntime's threads in the next encoder run of `guard scan`
+(50-token prompts, 2 cores, same hour: p99 36-41 ms before, 31-35 ms after). So both a model load
+and the guard's learned layer call this. `guard train`, which does large products and loads
+neither, keeps every core.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ _done = False
 _lock = threading.Lock()
 
 
-def one_thread_beside_decoding() -> None:
+def one_thread() -> None:
     """Limit the BLAS libraries loaded in this process to one thread (once; later calls do nothing).
     OpenMP, which llama.cpp itself runs on, is left alone."""
     global _done

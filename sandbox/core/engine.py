@@ -300,7 +300,7 @@ class Engine:
             model.close()
             raise SandboxError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}; try a smaller --n-ctx") from None
         load_ms = (time.perf_counter() - t0) * 1000
-        blas.one_thread_beside_decoding()  # numpy's products (the guard's heads) must not spin on llama.cpp's cores
+        blas.one_thread()  # numpy's products (the guard's heads) must not spin on llama.cpp's cores
         return cls(path, model, ctx, n_ctx, cparams.n_batch, threads, load_ms)
 
     def close(self) -> None:

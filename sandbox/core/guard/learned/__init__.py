@@ -40,10 +40,13 @@ class LearnedLayer:
 
     @classmethod
     def load(cls) -> "LearnedLayer":
+        from sandbox.core import blas
         from sandbox.core.encoder import shared_encoder
         from sandbox.core.guard.learned import heads
 
-        return cls(shared_encoder(), heads.load_heads(heads.HEADS_FILE, heads.CARD_FILE))
+        layer = cls(shared_encoder(), heads.load_heads(heads.HEADS_FILE, heads.CARD_FILE))
+        blas.one_thread()  # the heads' products are tiny; spinning BLAS workers would slow the next encoder run
+        return layer
 
     def describe(self) -> str:
         card = self.heads.card

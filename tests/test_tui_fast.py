@@ -55,6 +55,15 @@ async def test_prompting_controls_arrive_after_the_first_frame_and_before_the_mo
         assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] >= heap.YOUNG_THRESHOLD  # the heap settled after load
 
 
+async def test_quitting_in_the_first_frames_ends_cleanly():
+    # Ctrl+Q before the prompting controls were mounted: mounting them into a closing app raised
+    # MountError, printed as a traceback at exit.
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q")
+    assert app.return_code in (0, None)
+
+
 @pytest.mark.model
 async def test_a_long_session_keeps_only_the_newest_turns_mounted(monkeypatch):
     monkeypatch.setattr(Conversation, "KEEP_TURNS", 2)

@@ -174,6 +174,8 @@ class MainScreen(Screen):
 
     async def model_ready(self, session, template_infos) -> None:
         await self.prompting.build()
+        if not self.is_attached:  # the app is closing (Ctrl+Q while the model loaded)
+            return
         self.session = session
         self.prompting.set_defaults(session.defaults)
         self.prompting.set_templates([t.name for t in template_infos if t.pickable])

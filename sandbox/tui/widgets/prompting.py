@@ -73,6 +73,8 @@ class PromptingPanel(VerticalScroll):
             return
         self._built = True
         await self.query("#prompting-wait").remove()
+        if not self.is_attached:
+            return  # Ctrl+Q in the first frames: the app is closing, and mounting now raised MountError at exit
         await self.mount(*self.controls())
 
     def controls(self):

@@ -77,7 +77,7 @@ class LearnedLayer:
             mean = vecs.mean(0)
             vecs = np.vstack([vecs, mean / max(float(np.linalg.norm(mean)), 1e-12)])
             wins = [*wins, Window(wins[0].start, wins[-1].end, ())]
-        probs = self.heads.probabilities(vecs, names)
+        probs = self.heads.probabilities(vecs, names, wording=self.heads.wording(full, names))
         n_windows = len(wins) - 1 if len(wins) > 1 else 1  # the last "window" of several is their mean
         out = []
         for j, name in enumerate(names):
@@ -89,6 +89,10 @@ class LearnedLayer:
             near = self.heads.neighbours(vecs[best], k=3, prefer=name)
             detail = f"{DETAIL[name]} (p={p:.2f}); nearest: " + "; ".join(
                 f"{n.label} {n.similarity:.2f} “{_cut(n.text, 48)}”" for n in near[:2])
+            if name in self.heads.lexical:
+                said = self.heads.lexical[name].reasons(full)
+                if said:
+                    detail += "; wording: " + ", ".join(f"“{w}”" for w in said)
             out.append(Finding(f"learned.{name}", CATEGORY[name], p, (s, e), detail, neighbours=near))
         return out
 

@@ -47,6 +47,11 @@ def render(card: dict) -> str:
               "| head | positives | benign | operating point | recall | benign flagged |", "|---|---|---|---|---|---|"]
     for name, h in card.get("heads", {}).items():
         lines.append(f"| {name} | {h.get('positives')} | {h.get('benign')} | {h.get('cut')} | {h.get('cv_recall')} | {h.get('cv_fpr')} |")
+    worded = [f"{name} ({h['wording_terms']} terms)" for name, h in card.get("heads", {}).items() if h.get("wording_terms")]
+    if worded:
+        lines += ["", "Heads with a wording model beside the embedding (lexical.py: TF-IDF of words, word pairs and "
+                  "3-5 letter groups, logistic regression on the same train + dev rows; its logit and the head's, each "
+                  "scaled to unit spread over benign inputs out of fold, are summed before the cut): " + ", ".join(worded) + "."]
     if card.get("blind"):
         lines += ["", "## Blind split (guard eval)", "", card["blind"]]
     return "\n".join(lines) + "\n"

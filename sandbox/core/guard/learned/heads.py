@@ -12,12 +12,13 @@ import hashlib
 import io
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from sandbox.core.errors import SandboxError
+from sandbox.core.guard.learned.lexical import LexicalModel
 
 HERE = Path(__file__).parent
 HEADS_FILE = HERE / "heads.npz"
@@ -76,6 +77,9 @@ class Heads:
     card: dict
     hidden_w: np.ndarray | None = None  # (heads, dim, hidden)
     hidden_b: np.ndarray | None = None  # (heads, hidden)
+    # A head's wording model (lexical.py), whose logit for the whole text is added to each window's:
+    # head name -> LexicalModel. Empty for heads that read the embedding alone.
+    lexical: dict = field(default_factory=dict)
     _bank_f32: np.ndarray | None = None
     # The bank is two thirds of the file and only a finding reads it: decompressing it at load took
     # ~60 ms of the start-up's CPU (beside the model load, on 2 cores), so it is read on first use.
@@ -89,9 +93,15 @@ class Heads:
                     self.bank_labels, self.bank_texts = z["bank_labels"], z["bank_texts"]
                     self.bank = z["bank"]
 
-    def probabilities(self, vecs: np.ndarray, names: tuple[str, ...] | list[str] | None = None) -> np.ndarray:
+    def wording(self, text: str, names: tuple[str, ...] | list[str] | None = None) -> dict[str, float]:
+        """The lexical logit of `text` for each head (of `names`) that has a wording model."""
+        return {n: m.logit(text) for n, m in self.lexical.items() if names is None or n in names}
+
+    def probabilities(self, vecs: np.ndarray, names: tuple[str, ...] | list[str] | None = None,
+                      wording: dict[str, float] | None = None) -> np.ndarray:
         """(windows, heads) probabilities for unit-length embeddings; with `names`, only those heads,
-        in that order (a reply needs toxicity alone)."""
+        in that order (a reply needs toxicity alone). `wording`: `self.wording(text)`, the logit each
+        head with a wording model adds to every window of that text."""
         k = range(len(self.names)) if names is None else [self.index(n) for n in names]
         x = vecs.astype(np.float32)
         if self.hidden_w is None:
@@ -101,6 +111,8 @@ class Heads:
             # for two windows, and indexing the weights copies them.
             z = np.stack([np.maximum(x @ self.hidden_w[i] + self.hidden_b[i], 0.0) @ self.weights[i] + self.bias[i]
                           for i in k], 1)
+        if wording:
+            z = z + np.array([wording.get(self.names[i], 0.0) for i in k], dtype=z.dtype)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
     def index(self, name: str) -> int:
@@ -129,9 +141,10 @@ class Heads:
         # float16 on disk: half the bytes to hash and read at start-up; the scores move by < 1e-3.
         hidden = {} if self.hidden_w is None else {"hidden_w": self.hidden_w.astype(np.float16),
                                                    "hidden_b": self.hidden_b.astype(np.float32)}
+        lexical = {k: v for name, m in self.lexical.items() for k, v in m.arrays(f"lexical_{name}").items()}
         np.savez_compressed(path, names=np.array(self.names), weights=self.weights.astype(np.float32),
                             bias=self.bias.astype(np.float32), bank=self.bank, bank_labels=self.bank_labels,
-                            bank_texts=self.bank_texts, **hidden)
+                            bank_texts=self.bank_texts, **hidden, **lexical)
         card = dict(self.card, heads_sha256=_sha256(path))
         card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         self.card = card
@@ -169,7 +182,10 @@ def load_heads(path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> Heads:
             raise KeyError("bank")
         hidden = ({"hidden_w": z["hidden_w"].astype(np.float32), "hidden_b": z["hidden_b"]}
                   if "hidden_w" in z.files else {})
-        return Heads(names=tuple(str(n) for n in z["names"]), weights=z["weights"], bias=z["bias"],
-                     bank=None, bank_labels=None, bank_texts=None, card=card, _bank_from=z, **hidden)
+        names = tuple(str(n) for n in z["names"])
+        lexical = {n: LexicalModel.from_arrays(z[f"lexical_{n}_terms"], z[f"lexical_{n}_idf"], z[f"lexical_{n}_coef"])
+                   for n in names if f"lexical_{n}_terms" in z.files}
+        return Heads(names=names, weights=z["weights"], bias=z["bias"],
+                     bank=None, bank_labels=None, bank_texts=None, card=card, _bank_from=z, lexical=lexical, **hidden)
     except Exception as e:  # a truncated or foreign npz
         raise HeadsUnavailable(f"the learned guard's head file {path} cannot be read ({type(e).__name__}); {rebuild}") from None

@@ -12,7 +12,9 @@ fixed seeds, averaged) are fitted on train + dev to those windows, and each head
 so that probability 0.5 is its cut. The cuts share one budget, `UNION_FPR` of benign inputs newly
 flagged by some head, judged by 5-fold out-of-fold scores and spent where it catches the most
 attacks the rules miss (see `calibrate`). Long positive texts add the windows the first fit already
-finds suspicious (a jailbreak's closing paragraph of pleasantries is not a jailbreak)."""
+finds suspicious (a jailbreak's closing paragraph of pleasantries is not a jailbreak). The heads in
+`LEXICAL_HEADS` (harm) also get a wording model (lexical.py) fitted to the same rows; its out-of-fold
+logit and the head's, each scaled to unit spread over benign inputs, are summed before the cut."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sandbox.core.guard.learned import lexical
 from sandbox.core.guard.learned.heads import LOCAL_HEADS, Heads, text_score
 from sandbox.core.guard.learned.sources import DATA, EXTERNAL, OWN
 
@@ -54,6 +57,7 @@ EPOCHS = 30
 # listed differently, differed by 4-6 points of fresh harm recall and by 13 of 230 benign flags.
 # Three averaged (session 8): blind harm 0.640 -> 0.741, fresh harm 0.685 -> 0.775, same benign flags.
 ENSEMBLE = 3
+LEXICAL_HEADS = ("harm",)  # heads that add a wording model's logit (lexical.py) to the embedding's
 BANK_TEXT_CHARS = 160
 SEED = 20261201
 
@@ -239,14 +243,45 @@ def _design(rows, feats, head, first=None):
     return x, y, w
 
 
-def score_rows(net: Net, feats, head: str) -> np.ndarray:
-    """Each row's score as the scanner computes it (heads.text_score): calibration must see what ships."""
+def window_logits(net: Net, feats) -> list[np.ndarray]:
+    """Each row's logits for its windows and, with several, their mean: what the scanner scores."""
     out = []
     for f in feats:
         vs = f if len(f) == 1 else np.vstack([f, (f.mean(0) / max(np.linalg.norm(f.mean(0)), 1e-12))[None]])
-        z = net.logits(vs)
+        out.append(net.logits(vs))
+    return out
+
+
+def text_scores(zs: list[np.ndarray], feats, head: str, add: np.ndarray | None = None) -> np.ndarray:
+    """Each row's score as the scanner computes it (heads.text_score), `add` added to every window's
+    logit (a wording model's): calibration must see what ships."""
+    out = []
+    for i, (z, f) in enumerate(zip(zs, feats)):
+        z = z + (0.0 if add is None else add[i])
         out.append(text_score(1 / (1 + np.exp(-np.clip(z, -40, 40))), len(f), head in LOCAL_HEADS)[0])
     return np.array(out)
+
+
+def score_rows(net: Net, feats, head: str) -> np.ndarray:
+    return text_scores(window_logits(net, feats), feats, head)
+
+
+def _lexical_design(rows: list[Row], head: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The wording model's rows: the head's positives against benign inputs, each class weighing half."""
+    keep = [r for r in rows if _is_pos(r, head) or (r.labels == {"benign"} and r.stage == "input")]
+    y = np.array([1.0 if _is_pos(r, head) else 0.0 for r in keep])
+    n_pos = max(y.sum(), 1.0)
+    n_neg = max(len(y) - y.sum(), 1.0)
+    return [r.text for r in keep], y, np.where(y == 1.0, 0.5 / n_pos, 0.5 / n_neg)
+
+
+def _fit_lexical(rows: list[Row], head: str) -> lexical.LexicalModel:
+    return lexical.fit(*_lexical_design(rows, head))
+
+
+def _logit_of(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
 
 
 def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
@@ -338,18 +373,36 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
     split = [r.split for r in rows]
     tr = [i for i, s in enumerate(split) if s != "blind"]  # train + dev fit the final heads
     cal_rows = [rows[i] for i in tr]
-    fitted, oof = {}, {}
+    fitted, oof, words, mix = {}, {}, {}, {}
+    cal_feats = [feats[i] for i in tr]
+    benign_in = np.array([r.labels == {"benign"} and r.stage == "input" for r in cal_rows])
     for head in HEADS:
-        fitted[head] = _fit_head(cal_rows, [feats[i] for i in tr], head)
+        fitted[head] = _fit_head(cal_rows, cal_feats, head)
         # Calibrate on scores each text got from heads that never saw it (K folds over train + dev):
         # a threshold set on the data a head was fitted to would promise far fewer false positives.
-        o = np.zeros(len(tr))
+        zs: list = [None] * len(tr)
+        lex = np.zeros(len(tr))
         for k in range(FOLDS):
             fit_i = [j for j, i in enumerate(tr) if _fold(rows[i]) != k]
             held = [j for j, i in enumerate(tr) if _fold(rows[i]) == k]
-            net = _fit_head([rows[tr[j]] for j in fit_i], [feats[tr[j]] for j in fit_i], head)
-            o[held] = score_rows(net, [feats[tr[j]] for j in held], head)
-        oof[head] = o
+            net = _fit_head([cal_rows[j] for j in fit_i], [cal_feats[j] for j in fit_i], head)
+            for j, z in zip(held, window_logits(net, [cal_feats[j] for j in held])):
+                zs[j] = z
+            if head in LEXICAL_HEADS:
+                model = _fit_lexical([cal_rows[j] for j in fit_i], head)
+                lex[held] = [model.logit(cal_rows[j].text) for j in held]
+        if head in LEXICAL_HEADS:
+            # The two logits, each scaled to unit spread over benign inputs and summed (both read as
+            # "how far from ordinary"); out of fold, like the cut that follows.
+            emb = _logit_of(text_scores(zs, cal_feats, head))
+            a = 1.0 / max(float(emb[benign_in].std()), 1e-6)
+            b = 1.0 / max(float(lex[benign_in].std()), 1e-6)
+            c = -(float(emb[benign_in].mean()) * a + float(lex[benign_in].mean()) * b)
+            mix[head] = (a, b, c)
+            oof[head] = text_scores([a * z for z in zs], cal_feats, head, add=b * lex + c)
+            words[head] = _fit_lexical(cal_rows, head)
+        else:
+            oof[head] = text_scores(zs, cal_feats, head)
         say(f"head {head}: fitted")
     say("scanning the training texts with the rules")
     cuts, shares = calibrate(cal_rows, oof, say, ruled=rule_flags(cal_rows))
@@ -357,6 +410,11 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
     for head in HEADS:
         net = fitted[head]
         wts, b = net.w2, net.b2
+        if head in mix:  # the wording model's scale and offset, folded into the net's output and its own weights
+            a, lb, c = mix[head]
+            wts, b = wts * a, b * a + c
+            w = words[head]
+            words[head] = lexical.LexicalModel(w.vocab, w.idf, (w.coef * lb).astype(np.float32), w.intercept * lb)
         hidden_w.append(net.w1)
         hidden_b.append(net.b1)
         cut = cuts[head]
@@ -367,6 +425,8 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         report[head] = {"cut": round(cut, 4), "cv_recall": round(float((oof[head][pos] >= cut).mean()), 3) if pos.any() else None,
                         "cv_fpr": round(float((oof[head][neg] >= cut).mean()), 4) if neg.any() else None,
                         "positives": int(pos.sum()), "benign": int(neg.sum())}
+        if head in words:
+            report[head]["wording_terms"] = len(words[head].vocab)
         say(f"head {head}: {report[head]}")
     bank_idx = tr
     bank = []
@@ -386,6 +446,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         "union_fpr_target": UNION_FPR,
         "hidden": HIDDEN,
         "ensemble": ENSEMBLE,
+        "lexical_heads": list(LEXICAL_HEADS),
         "data_sha256": data_digest(),
         "counts": dict(Counter(split)),
         "by_source": _counts(rows),
@@ -393,7 +454,8 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
     }
     heads = Heads(names=HEADS, weights=np.array(weights, dtype=np.float32), bias=np.array(biases, dtype=np.float32),
                   bank=bank, bank_labels=labels, bank_texts=texts, card=card,
-                  hidden_w=np.array(hidden_w, dtype=np.float32), hidden_b=np.array(hidden_b, dtype=np.float32))
+                  hidden_w=np.array(hidden_w, dtype=np.float32), hidden_b=np.array(hidden_b, dtype=np.float32),
+                  lexical=words)
     return heads, card
 
 

@@ -1,0 +1,169 @@
+"""The wording beside the meaning: a linear model over a text's words and letter groups.
+
+The heads read a sentence embedding, which keeps what a text is about and blurs how it asks: "how
+do I report a fake review" and "write 20 fake reviews" sit close. The words that make a request
+harmful ("without getting caught", "undetectable", "so it looks real") are what a bag of words
+keeps. So the harm head adds this model's logit to its own (`LexicalModel.logit`, weighted at
+training by a stacking fit on out-of-fold scores): on the blind split, at the same benign texts
+flagged, harm recall rose from the embedding head's alone (see the data card).
+
+Features: lower-cased words and word pairs (`\\w\\w+` tokens) and 3-5 letter groups inside each word
+padded with spaces, each as 1 + log(count) times its inverse document frequency, the row scaled
+to unit length (TF-IDF), a vocabulary of the terms in at least `MIN_DF` training texts. Weights:
+L2-regularised logistic regression, fitted full-batch with Adam on a sparse matrix built here
+(numpy only: no scipy or scikit-learn at run time or in training). Deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+WORD = re.compile(r"(?u)\b\w\w+\b")
+CHAR_N = (3, 4, 5)
+MIN_DF = {"w": 3, "c": 5}  # word terms / letter groups: in at least this many training texts
+MAX_TERMS = {"w": 30000, "c": 50000}  # the most frequent kept: the vocabulary loads in ~20 ms
+L2 = 1e-6  # on the weights, per unit of total (balanced) sample weight
+STEPS = 300
+LR = 0.05
+MAX_CHARS = 20000  # a longer text is read by its first and last 10,000 characters (the windows cover it all)
+
+
+def terms(text: str) -> Counter:
+    """The text's terms with their counts: "w:" words and word pairs, "c:" letter groups."""
+    if len(text) > MAX_CHARS:
+        text = text[: MAX_CHARS // 2] + " " + text[-MAX_CHARS // 2:]
+    words = WORD.findall(text.lower())
+    out: Counter = Counter("w:" + w for w in words)
+    out.update("w:" + a + " " + b for a, b in zip(words, words[1:]))
+    for w in words:
+        p = f" {w} "
+        for n in CHAR_N:
+            if len(p) < n:
+                break
+            out.update("c:" + p[i:i + n] for i in range(len(p) - n + 1))
+    return out
+
+
+@dataclass
+class LexicalModel:
+    vocab: dict[str, int]
+    idf: np.ndarray  # (terms,) float32
+    coef: np.ndarray  # (terms,) float32
+    intercept: float
+    _terms: list[str] | None = field(default=None, repr=False)  # index -> term, built on first `reasons`
+
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(term indices, TF-IDF values, unit length) of `text`'s terms in the vocabulary."""
+        idx, val = [], []
+        for t, c in terms(text).items():
+            j = self.vocab.get(t)
+            if j is not None:
+                idx.append(j)
+                val.append(1.0 + math.log(c))
+        if not idx:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        i = np.array(idx, dtype=np.int64)
+        v = np.array(val, dtype=np.float32) * self.idf[i]
+        return i, v / max(float(np.linalg.norm(v)), 1e-12)
+
+    def logit(self, text: str) -> float:
+        i, v = self.vector(text)
+        return float(v @ self.coef[i]) + self.intercept
+
+    def reasons(self, text: str, k: int = 3) -> list[str]:
+        """The words and word pairs of `text` that raised its logit most: why the wording counted."""
+        i, v = self.vector(text)
+        if not len(i):
+            return []
+        if self._terms is None:
+            self._terms = sorted(self.vocab, key=self.vocab.get)
+        push = v * self.coef[i]
+        out = []
+        for j in np.argsort(-push, kind="stable"):
+            term = self._terms[int(i[j])]
+            if push[j] <= 0 or len(out) >= k:
+                break
+            if term.startswith("w:") and not any(term[2:] in o or o in term[2:] for o in out):
+                out.append(term[2:])
+        return out
+
+    # -- storage: three arrays in heads.npz ------------------------------------------------------
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        # The terms as one UTF-8 string, a line each (no term holds a newline): a numpy string array
+        # is 4 bytes a character and ~10x the size.
+        terms_ = "\n".join(sorted(self.vocab, key=self.vocab.get)).encode("utf-8")
+        return {f"{prefix}_terms": np.frombuffer(terms_, dtype=np.uint8), f"{prefix}_idf": self.idf.astype(np.float32),
+                f"{prefix}_coef": np.append(self.coef, self.intercept).astype(np.float32)}
+
+    @classmethod
+    def from_arrays(cls, terms_: np.ndarray, idf: np.ndarray, coef: np.ndarray) -> "LexicalModel":
+        words = terms_.tobytes().decode("utf-8").split("\n")
+        if not (len(words) == len(idf) == len(coef) - 1):
+            raise ValueError("lexical arrays of different lengths")
+        return cls(dict(zip(words, range(len(words)))), idf.astype(np.float32), coef[:-1].astype(np.float32), float(coef[-1]))
+
+
+# -- training ----------------------------------------------------------------------------------------
+
+def build_vocab(texts: list[str]) -> tuple[dict[str, int], np.ndarray]:
+    """The vocabulary (terms in enough texts, the most frequent kept) and each term's smoothed IDF."""
+    df: Counter = Counter()
+    for t in texts:
+        df.update(terms(t).keys())
+    kept: list[str] = []
+    for kind in ("w", "c"):
+        cands = [(n, t) for t, n in df.items() if t[0] == kind and n >= MIN_DF[kind]]
+        cands.sort(key=lambda nt: (-nt[0], nt[1]))  # most frequent first, ties by term: deterministic
+        kept += [t for _, t in cands[: MAX_TERMS[kind]]]
+    kept.sort()
+    n = len(texts)
+    idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
+    return {t: i for i, t in enumerate(kept)}, idf
+
+
+def _matrix(model: LexicalModel, texts: list[str]):
+    """CSR pieces (indptr, indices, values) of the texts' unit TF-IDF rows."""
+    indptr, indices, values = [0], [], []
+    for t in texts:
+        i, v = model.vector(t)
+        indices.append(i)
+        values.append(v)
+        indptr.append(indptr[-1] + len(i))
+    return (np.array(indptr), np.concatenate(indices) if indices else np.zeros(0, np.int64),
+            np.concatenate(values) if values else np.zeros(0, np.float32))
+
+
+def fit(texts: list[str], y: np.ndarray, w: np.ndarray, vocab=None) -> LexicalModel:
+    """Logistic regression of `y` (0/1) on the texts' TF-IDF rows, sample weights `w`."""
+    vocab, idf = vocab or build_vocab(texts)
+    model = LexicalModel(vocab, idf, np.zeros(len(vocab), np.float32), 0.0)
+    indptr, indices, values = _matrix(model, texts)
+    rows = np.repeat(np.arange(len(texts)), np.diff(indptr))
+    y = np.asarray(y, np.float64)
+    w = np.asarray(w, np.float64)
+    w = w / w.sum()
+    coef = np.zeros(len(vocab))
+    b = 0.0
+    m_c, v_c, m_b, v_b = np.zeros_like(coef), np.zeros_like(coef), 0.0, 0.0
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    for step in range(1, STEPS + 1):
+        z = np.bincount(rows, weights=values * coef[indices], minlength=len(texts)) + b
+        r = w * (1.0 / (1.0 + np.exp(-np.clip(z, -40, 40))) - y)
+        g = np.bincount(indices, weights=values * r[rows], minlength=len(vocab)) + L2 * coef
+        gb = float(r.sum())
+        m_c = beta1 * m_c + (1 - beta1) * g
+        v_c = beta2 * v_c + (1 - beta2) * g * g
+        m_b = beta1 * m_b + (1 - beta1) * gb
+        v_b = beta2 * v_b + (1 - beta2) * gb * gb
+        corr1, corr2 = 1 - beta1 ** step, 1 - beta2 ** step
+        coef -= LR * (m_c / corr1) / (np.sqrt(v_c / corr2) + eps)
+        b -= LR * (m_b / corr1) / (math.sqrt(v_b / corr2) + eps)
+    model.coef = coef.astype(np.float32)
+    model.intercept = float(b)
+    return model

@@ -71,13 +71,19 @@ class LearnedLayer:
         if not wins or not names:
             return []
         vecs = self.encoder.embed_windows(wins)
+        # Each window's own wording, and the whole text's for their mean: a whole text's words would
+        # drown an instruction appended to a page of harmless text, as its mean embedding does.
+        parts = [full[w.start:w.end] for w in wins] if len(wins) > 1 else [full]
         if len(wins) > 1:  # the heads were fitted and calibrated on each window and on their mean
             from sandbox.core.encoder import Window
 
             mean = vecs.mean(0)
             vecs = np.vstack([vecs, mean / max(float(np.linalg.norm(mean)), 1e-12)])
             wins = [*wins, Window(wins[0].start, wins[-1].end, ())]
-        probs = self.heads.probabilities(vecs, names, wording=self.heads.wording(full, names))
+            parts.append(full)
+        said = [self.heads.wording(p, names) for p in parts]
+        wording = {n: np.array([d[n] for d in said]) for n in said[0]} if said and said[0] else None
+        probs = self.heads.probabilities(vecs, names, wording=wording)
         n_windows = len(wins) - 1 if len(wins) > 1 else 1  # the last "window" of several is their mean
         out = []
         for j, name in enumerate(names):
@@ -90,9 +96,9 @@ class LearnedLayer:
             detail = f"{DETAIL[name]} (p={p:.2f}); nearest: " + "; ".join(
                 f"{n.label} {n.similarity:.2f} “{_cut(n.text, 48)}”" for n in near[:2])
             if name in self.heads.lexical:
-                said = self.heads.lexical[name].reasons(full)
-                if said:
-                    detail += "; wording: " + ", ".join(f"“{w}”" for w in said)
+                words = self.heads.lexical[name].reasons(full[wins[best].start:wins[best].end])
+                if words:
+                    detail += "; wording: " + ", ".join(f"“{w}”" for w in words)
             out.append(Finding(f"learned.{name}", CATEGORY[name], p, (s, e), detail, neighbours=near))
         return out
 

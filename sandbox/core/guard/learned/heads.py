@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from sandbox.core.errors import SandboxError
-from sandbox.core.guard.learned.lexical import LexicalModel
+from sandbox.core.guard.learned.lexical import LexicalModel, terms
 
 HERE = Path(__file__).parent
 HEADS_FILE = HERE / "heads.npz"
@@ -95,13 +95,17 @@ class Heads:
 
     def wording(self, text: str, names: tuple[str, ...] | list[str] | None = None) -> dict[str, float]:
         """The lexical logit of `text` for each head (of `names`) that has a wording model."""
-        return {n: m.logit(text) for n, m in self.lexical.items() if names is None or n in names}
+        models = {n: m for n, m in self.lexical.items() if names is None or n in names}
+        if not models:
+            return {}
+        counted = terms(text)  # once for all the heads' models
+        return {n: m.logit(counted) for n, m in models.items()}
 
     def probabilities(self, vecs: np.ndarray, names: tuple[str, ...] | list[str] | None = None,
                       wording: dict[str, float] | None = None) -> np.ndarray:
         """(windows, heads) probabilities for unit-length embeddings; with `names`, only those heads,
-        in that order (a reply needs toxicity alone). `wording`: `self.wording(text)`, the logit each
-        head with a wording model adds to every window of that text."""
+        in that order (a reply needs toxicity alone). `wording`: head -> the logit its wording model
+        adds (`self.wording(text)`), one for all rows or an array with one per row."""
         k = range(len(self.names)) if names is None else [self.index(n) for n in names]
         x = vecs.astype(np.float32)
         if self.hidden_w is None:
@@ -111,8 +115,9 @@ class Heads:
             # for two windows, and indexing the weights copies them.
             z = np.stack([np.maximum(x @ self.hidden_w[i] + self.hidden_b[i], 0.0) @ self.weights[i] + self.bias[i]
                           for i in k], 1)
-        if wording:
-            z = z + np.array([wording.get(self.names[i], 0.0) for i in k], dtype=z.dtype)
+        if wording:  # per head: one logit for every window, or one per window
+            z = z + np.stack([np.broadcast_to(np.asarray(wording.get(self.names[i], 0.0), dtype=z.dtype), z.shape[:1])
+                              for i in k], 1)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
     def index(self, name: str) -> int:

@@ -3,9 +3,11 @@
 The heads read a sentence embedding, which keeps what a text is about and blurs how it asks: "how
 do I report a fake review" and "write 20 fake reviews" sit close. The words that make a request
 harmful ("without getting caught", "undetectable", "so it looks real") are what a bag of words
-keeps. So the harm head adds this model's logit to its own (`LexicalModel.logit`, weighted at
-training by a stacking fit on out-of-fold scores): on the blind split, at the same benign texts
-flagged, harm recall rose from the embedding head's alone (see the data card).
+keeps; so do a jailbreak's stock phrases ("stay in character", "developer mode") and an
+extraction's ("everything above"). So each input head adds this model's logit to its own
+(`LexicalModel.logit`; training scales both to unit spread over benign inputs, out of fold): on
+the blind split and on sets written fresh, recall rose at the same benign texts flagged (see the
+data card).
 
 Features: lower-cased words and word pairs (`\\w\\w+` tokens) and 3-5 letter groups inside each word
 padded with spaces, each as 1 + log(count) times its inverse document frequency, the row scaled
@@ -57,10 +59,11 @@ class LexicalModel:
     intercept: float
     _terms: list[str] | None = field(default=None, repr=False)  # index -> term, built on first `reasons`
 
-    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(term indices, TF-IDF values, unit length) of `text`'s terms in the vocabulary."""
+    def vector(self, text: str | Counter) -> tuple[np.ndarray, np.ndarray]:
+        """(term indices, TF-IDF values, unit length) of `text`'s terms in the vocabulary. `text` may
+        be its `terms()` already, so several models read one text's terms once."""
         idx, val = [], []
-        for t, c in terms(text).items():
+        for t, c in (text if isinstance(text, Counter) else terms(text)).items():
             j = self.vocab.get(t)
             if j is not None:
                 idx.append(j)
@@ -71,7 +74,7 @@ class LexicalModel:
         v = np.array(val, dtype=np.float32) * self.idf[i]
         return i, v / max(float(np.linalg.norm(v)), 1e-12)
 
-    def logit(self, text: str) -> float:
+    def logit(self, text: str | Counter) -> float:
         i, v = self.vector(text)
         return float(v @ self.coef[i]) + self.intercept
 

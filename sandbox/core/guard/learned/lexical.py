@@ -3,11 +3,12 @@
 The heads read a sentence embedding, which keeps what a text is about and blurs how it asks: "how
 do I report a fake review" and "write 20 fake reviews" sit close. The words that make a request
 harmful ("without getting caught", "undetectable", "so it looks real") are what a bag of words
-keeps; so do a jailbreak's stock phrases ("stay in character", "developer mode") and an
-extraction's ("everything above"). So each input head adds this model's logit to its own
-(`LexicalModel.logit`; training scales both to unit spread over benign inputs, out of fold): on
-the blind split and on sets written fresh, recall rose at the same benign texts flagged (see the
-data card).
+keeps. So the harm head adds this model's logit to its own (`LexicalModel.logit`; training scales
+both to unit spread over benign inputs, out of fold): on the blind split and on sets written fresh,
+harm recall rose at the same benign texts flagged (see the data card). Given to the injection,
+jailbreak and extraction heads as well, it raised their recall further but blocked plain statements
+("The box contains the device and a cable.": 4 of 20 such), as indirect injections are worded so;
+those heads read the embedding alone until their wording is fitted per window with more such text.
 
 Features: lower-cased words and word pairs (`\\w\\w+` tokens) and 3-5 letter groups inside each word
 padded with spaces, each as 1 + log(count) times its inverse document frequency, the row scaled

@@ -13,7 +13,7 @@ so that probability 0.5 is its cut. The cuts share one budget, `UNION_FPR` of be
 flagged by some head, judged by 5-fold out-of-fold scores and spent where it catches the most
 attacks the rules miss (see `calibrate`). Long positive texts add the windows the first fit already
 finds suspicious (a jailbreak's closing paragraph of pleasantries is not a jailbreak). The heads in
-`LEXICAL_HEADS` (every input head) also get a wording model (lexical.py) fitted to the same rows; its out-of-fold
+`LEXICAL_HEADS` (harm) also get a wording model (lexical.py) fitted to the same rows; its out-of-fold
 logit and the head's, each scaled to unit spread over benign inputs, are summed before the cut."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ EPOCHS = 30
 # listed differently, differed by 4-6 points of fresh harm recall and by 13 of 230 benign flags.
 # Three averaged (session 8): blind harm 0.640 -> 0.741, fresh harm 0.685 -> 0.775, same benign flags.
 ENSEMBLE = 3
-LEXICAL_HEADS = ("injection", "jailbreak", "prompt_leak", "harm")  # heads that add a wording model's logit (lexical.py)
+LEXICAL_HEADS = ("harm",)  # heads that add a wording model's logit (lexical.py); see the module for why not all
 BANK_TEXT_CHARS = 160
 SEED = 20261201
 

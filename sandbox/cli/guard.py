@@ -72,7 +72,8 @@ def register(sub) -> None:
     t.add_argument("--out", metavar="DIR", help="write the heads here instead of beside the code")
     t.add_argument("--json", action="store_true", help="print the card as JSON")
     t.add_argument("--no-cache", action="store_true", help="embed every text again (the cache of embeddings lives "
-                   "in the data directory, keyed by encoder and text)")
+                   "in sandbox's data directory, $SANDBOX_HOME or the platform's, as guard-train-embeddings.npz, keyed by "
+                   "encoder and text)")
     t.set_defaults(func=run_train)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 

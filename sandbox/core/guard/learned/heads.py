@@ -77,8 +77,8 @@ class Heads:
     card: dict
     hidden_w: np.ndarray | None = None  # (heads, dim, hidden)
     hidden_b: np.ndarray | None = None  # (heads, hidden)
-    # A head's wording model (lexical.py), whose logit for the whole text is added to each window's:
-    # head name -> LexicalModel. Empty for heads that read the embedding alone.
+    # A head's wording model (lexical.py), whose logit for a window's words is added to that window's
+    # (the whole text's to the windows' mean): head name -> LexicalModel. Empty: the embedding alone.
     lexical: dict = field(default_factory=dict)
     _bank_f32: np.ndarray | None = None
     # The bank is two thirds of the file and only a finding reads it: decompressing it at load took

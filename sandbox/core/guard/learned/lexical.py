@@ -3,12 +3,14 @@
 The heads read a sentence embedding, which keeps what a text is about and blurs how it asks: "how
 do I report a fake review" and "write 20 fake reviews" sit close. The words that make a request
 harmful ("without getting caught", "undetectable", "so it looks real") are what a bag of words
-keeps. So the harm head adds this model's logit to its own (`LexicalModel.logit`; training scales
-both to unit spread over benign inputs, out of fold): on the blind split and on sets written fresh,
-harm recall rose at the same benign texts flagged (see the data card). Given to the injection,
-jailbreak and extraction heads as well, it raised their recall further but blocked plain statements
-("The box contains the device and a cable.": 4 of 20 such), as indirect injections are worded so;
-those heads read the embedding alone until their wording is fitted per window with more such text.
+keeps, and so are "ignore the above and..." against "please ignore my previous email". So the
+injection, jailbreak, extraction and harm heads add this model's logit to their own
+(`LexicalModel.logit`; training scales both to unit spread over benign inputs, out of fold): on the
+blind split and on sets written fresh, recall rose at the same benign texts flagged (see the data
+card). The first try on the injection heads blocked plain statements ("The box contains the device
+and a cable.": 4 of 20 such), as indirect injections are worded "the document contains ...": 600
+benign statements, pasted documents and harmless role requests (data/own/ps-*) and per-window
+calibration (train.window_parts) fixed that.
 
 Features: lower-cased words and word pairs (`\\w\\w+` tokens) and 3-5 letter groups inside each word
 padded with spaces, each as 1 + log(count) times its inverse document frequency, the row scaled
@@ -143,9 +145,9 @@ def _matrix(model: LexicalModel, texts: list[str]):
             np.concatenate(values) if values else np.zeros(0, np.float32))
 
 
-def fit(texts: list[str], y: np.ndarray, w: np.ndarray, vocab=None) -> LexicalModel:
+def fit(texts: list[str], y: np.ndarray, w: np.ndarray) -> LexicalModel:
     """Logistic regression of `y` (0/1) on the texts' TF-IDF rows, sample weights `w`."""
-    vocab, idf = vocab or build_vocab(texts)
+    vocab, idf = build_vocab(texts)
     model = LexicalModel(vocab, idf, np.zeros(len(vocab), np.float32), 0.0)
     indptr, indices, values = _matrix(model, texts)
     rows = np.repeat(np.arange(len(texts)), np.diff(indptr))

@@ -13,7 +13,7 @@ so that probability 0.5 is its cut. The cuts share one budget, `UNION_FPR` of be
 flagged by some head, judged by 5-fold out-of-fold scores and spent where it catches the most
 attacks the rules miss (see `calibrate`). Long positive texts add the windows the first fit already
 finds suspicious (a jailbreak's closing paragraph of pleasantries is not a jailbreak). The heads in
-`LEXICAL_HEADS` (harm) also get a wording model (lexical.py) fitted to the same rows; its out-of-fold
+`LEXICAL_HEADS` (all input heads but toxicity) also get a wording model (lexical.py) fitted to the same rows; its out-of-fold
 logit and the head's, each scaled to unit spread over benign inputs, are summed before the cut."""
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ EPOCHS = 30
 # listed differently, differed by 4-6 points of fresh harm recall and by 13 of 230 benign flags.
 # Three averaged (session 8): blind harm 0.640 -> 0.741, fresh harm 0.685 -> 0.775, same benign flags.
 ENSEMBLE = 3
-LEXICAL_HEADS = ("harm",)  # heads that add a wording model's logit (lexical.py); see the module for why not all
+# Heads that add a wording model's logit (lexical.py). Session 10, each window its own words: blind
+# injection 0.788 -> 0.912, jailbreak 0.927 -> 0.972, prompt_leak 0.896 -> 0.932, 45 -> 43 benign flagged.
+LEXICAL_HEADS = ("injection", "jailbreak", "prompt_leak", "harm")
 BANK_TEXT_CHARS = 160
 SEED = 20261201
 
@@ -252,9 +254,9 @@ def window_logits(net: Net, feats) -> list[np.ndarray]:
     return out
 
 
-def text_scores(zs: list[np.ndarray], feats, head: str, add: np.ndarray | None = None) -> np.ndarray:
-    """Each row's score as the scanner computes it (heads.text_score), `add` added to every window's
-    logit (a wording model's): calibration must see what ships."""
+def text_scores(zs: list[np.ndarray], feats, head: str, add: list[np.ndarray] | None = None) -> np.ndarray:
+    """Each row's score as the scanner computes it (heads.text_score), `add[i]` added to row i's window
+    logits (a wording model's, one per window and the mean): calibration must see what ships."""
     out = []
     for i, (z, f) in enumerate(zip(zs, feats)):
         z = z + (0.0 if add is None else add[i])
@@ -262,26 +264,41 @@ def text_scores(zs: list[np.ndarray], feats, head: str, add: np.ndarray | None =
     return np.array(out)
 
 
-def score_rows(net: Net, feats, head: str) -> np.ndarray:
-    return text_scores(window_logits(net, feats), feats, head)
+def _lexical_design(rows: list[Row], head: str, windows: list[list[str]] | None = None
+                    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The wording model's rows: the head's positives against benign inputs, each class weighing half.
+    With `windows` (window_parts of `rows`), a long benign text's sentences are negatives too, each
+    weighing benign_window_weight: the scanner reads every window's words on their own, and a
+    sentence of an ordinary role-play ("stay in character") must not read as an attack."""
+    texts, y, w = [], [], []
+    for k, r in enumerate(rows):
+        if _is_pos(r, head):
+            texts.append(r.text); y.append(1.0); w.append(1.0)
+        elif r.labels == {"benign"} and r.stage == "input":
+            texts.append(r.text); y.append(0.0); w.append(1.0)
+            parts = windows[k][:-1] if windows is not None and len(windows[k]) > 1 else []
+            for t in parts:
+                texts.append(t); y.append(0.0); w.append(benign_window_weight(len(parts)))
+    y_, w_ = np.array(y), np.array(w)
+    for c in (0.0, 1.0):
+        m = y_ == c
+        if m.any():
+            w_[m] *= 0.5 / w_[m].sum()
+    return texts, y_, w_
 
 
-def _lexical_design(rows: list[Row], head: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The wording model's rows: the head's positives against benign inputs, each class weighing half."""
-    keep = [r for r in rows if _is_pos(r, head) or (r.labels == {"benign"} and r.stage == "input")]
-    y = np.array([1.0 if _is_pos(r, head) else 0.0 for r in keep])
-    n_pos = max(y.sum(), 1.0)
-    n_neg = max(len(y) - y.sum(), 1.0)
-    return [r.text for r in keep], y, np.where(y == 1.0, 0.5 / n_pos, 0.5 / n_neg)
+def _fit_lexical(rows: list[Row], head: str, windows: list[list[str]] | None = None) -> lexical.LexicalModel:
+    return lexical.fit(*_lexical_design(rows, head, windows))
 
 
-def _fit_lexical(rows: list[Row], head: str) -> lexical.LexicalModel:
-    return lexical.fit(*_lexical_design(rows, head))
-
-
-def _logit_of(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return np.log(p / (1 - p))
+def window_parts(encoder, rows: list[Row]) -> list[list[str]]:
+    """Per row, what the scanner gives the wording model: each window's own text and, with several
+    windows, the whole text for their mean (learned.LearnedLayer.scan). Tokenising only."""
+    out = []
+    for r in rows:
+        wins = encoder.windows(r.text)
+        out.append([r.text[w.start:w.end] for w in wins] + [r.text] if len(wins) > 1 else [r.text])
+    return out
 
 
 def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
@@ -360,8 +377,9 @@ def _fold(r: Row) -> int:
     return int(hashlib.sha256(("fold:" + r.text).encode("utf-8")).hexdigest()[:8], 16) % FOLDS
 
 
-def _logit(p: float) -> float:
-    return float(np.log(p / (1 - p)))
+def _logit(p):
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
 
 
 def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | None = None) -> tuple[Heads, dict]:
@@ -376,12 +394,14 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
     fitted, oof, words, mix = {}, {}, {}, {}
     cal_feats = [feats[i] for i in tr]
     benign_in = np.array([r.labels == {"benign"} and r.stage == "input" for r in cal_rows])
+    wtexts = window_parts(encoder, cal_rows) if LEXICAL_HEADS else []
+    parts = [[lexical.terms(t) for t in ts] for ts in wtexts]  # counted once for every head and fold
     for head in HEADS:
         fitted[head] = _fit_head(cal_rows, cal_feats, head)
         # Calibrate on scores each text got from heads that never saw it (K folds over train + dev):
         # a threshold set on the data a head was fitted to would promise far fewer false positives.
         zs: list = [None] * len(tr)
-        lex = np.zeros(len(tr))
+        lex: list = [None] * len(tr)  # per row, the wording logit of each window (and the whole text)
         for k in range(FOLDS):
             fit_i = [j for j, i in enumerate(tr) if _fold(rows[i]) != k]
             held = [j for j, i in enumerate(tr) if _fold(rows[i]) == k]
@@ -389,18 +409,21 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
             for j, z in zip(held, window_logits(net, [cal_feats[j] for j in held])):
                 zs[j] = z
             if head in LEXICAL_HEADS:
-                model = _fit_lexical([cal_rows[j] for j in fit_i], head)
-                lex[held] = [model.logit(cal_rows[j].text) for j in held]
+                model = _fit_lexical([cal_rows[j] for j in fit_i], head, [wtexts[j] for j in fit_i])
+                for j in held:
+                    lex[j] = np.array([model.logit(t) for t in parts[j]])
         if head in LEXICAL_HEADS:
             # The two logits, each scaled to unit spread over benign inputs and summed (both read as
             # "how far from ordinary"); out of fold, like the cut that follows.
-            emb = _logit_of(text_scores(zs, cal_feats, head))
+            # The wording's spread is the whole text's (the last part); each window adds its own words'.
+            emb = _logit(text_scores(zs, cal_feats, head))
+            whole = np.array([v[-1] for v in lex])
             a = 1.0 / max(float(emb[benign_in].std()), 1e-6)
-            b = 1.0 / max(float(lex[benign_in].std()), 1e-6)
-            c = -(float(emb[benign_in].mean()) * a + float(lex[benign_in].mean()) * b)
+            b = 1.0 / max(float(whole[benign_in].std()), 1e-6)
+            c = -(float(emb[benign_in].mean()) * a + float(whole[benign_in].mean()) * b)
             mix[head] = (a, b, c)
-            oof[head] = text_scores([a * z for z in zs], cal_feats, head, add=b * lex + c)
-            words[head] = _fit_lexical(cal_rows, head)
+            oof[head] = text_scores([a * z for z in zs], cal_feats, head, add=[b * v + c for v in lex])
+            words[head] = _fit_lexical(cal_rows, head, wtexts)
         else:
             oof[head] = text_scores(zs, cal_feats, head)
         say(f"head {head}: fitted")
@@ -421,7 +444,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         neg = np.array([r.labels == {"benign"} and _is_neg(r, head) for r in cal_rows])
         pos = np.array([_is_pos(r, head) for r in cal_rows])
         weights.append(wts)
-        biases.append(b - _logit(cut))
+        biases.append(b - float(_logit(cut)))
         report[head] = {"cut": round(cut, 4), "cv_recall": round(float((oof[head][pos] >= cut).mean()), 3) if pos.any() else None,
                         "cv_fpr": round(float((oof[head][neg] >= cut).mean()), 4) if neg.any() else None,
                         "positives": int(pos.sum()), "benign": int(neg.sum())}

@@ -66,3 +66,16 @@ def test_a_heads_wording_logit_is_added_to_each_window():
     assert np.allclose(logit(shifted[:, 0]) - logit(plain[:, 0]), wording["harm"], atol=1e-3)
     assert np.allclose(shifted[:, 1], plain[:, 1])
     assert heads.wording(text, names=("toxicity",)) == {}
+
+
+def test_one_table_gives_every_models_own_logit():
+    # The scanner looks a text's terms up once for all heads (WordingTable); it must not change a logit.
+    a = _fit()
+    texts = (HARMFUL + ORDINARY) * 2
+    b = lexical.fit(texts, np.array(([0.0] * len(HARMFUL) + [1.0] * len(ORDINARY)) * 2),
+                    np.full(len(texts), 1 / len(texts)))
+    table = lexical.WordingTable.of({"harm": a, "other": b})
+    assert table.names == ("harm", "other") and len(table.vocab) >= max(len(a.vocab), len(b.vocab))
+    for text in HARMFUL + ORDINARY + ["zzzz qqqq", ""]:
+        z = table.logits(lexical.terms(text))
+        assert np.allclose(z, [a.logit(text), b.logit(text)], atol=1e-5), text

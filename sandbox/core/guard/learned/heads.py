@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from sandbox.core.errors import SandboxError
-from sandbox.core.guard.learned.lexical import LexicalModel, terms
+from sandbox.core.guard.learned.lexical import LexicalModel, WordingTable, terms
 
 HERE = Path(__file__).parent
 HEADS_FILE = HERE / "heads.npz"
@@ -80,6 +80,7 @@ class Heads:
     # A head's wording model (lexical.py), whose logit for a window's words is added to that window's
     # (the whole text's to the windows' mean): head name -> LexicalModel. Empty: the embedding alone.
     lexical: dict = field(default_factory=dict)
+    _table: WordingTable | None = None
     _bank_f32: np.ndarray | None = None
     # The bank is two thirds of the file and only a finding reads it: decompressing it at load took
     # ~60 ms of the start-up's CPU (beside the model load, on 2 cores), so it is read on first use.
@@ -95,11 +96,16 @@ class Heads:
 
     def wording(self, text: str, names: tuple[str, ...] | list[str] | None = None) -> dict[str, float]:
         """The lexical logit of `text` for each head (of `names`) that has a wording model."""
-        models = {n: m for n, m in self.lexical.items() if names is None or n in names}
-        if not models:
+        if not any(names is None or n in names for n in self.lexical):
             return {}
-        counted = terms(text)  # once for all the heads' models
-        return {n: m.logit(counted) for n, m in models.items()}
+        table = self.wording_table()
+        z = table.logits(terms(text))  # each term looked up once for all the heads' models
+        return {n: float(z[k]) for k, n in enumerate(table.names) if names is None or n in names}
+
+    def wording_table(self) -> WordingTable:
+        if self._table is None:  # built by load_heads, in the background; here for heads made in training
+            self._table = WordingTable.of(self.lexical)
+        return self._table
 
     def probabilities(self, vecs: np.ndarray, names: tuple[str, ...] | list[str] | None = None,
                       wording: dict[str, float] | None = None) -> np.ndarray:
@@ -190,7 +196,10 @@ def load_heads(path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> Heads:
         names = tuple(str(n) for n in z["names"])
         lexical = {n: LexicalModel.from_arrays(z[f"lexical_{n}_terms"], z[f"lexical_{n}_idf"], z[f"lexical_{n}_coef"])
                    for n in names if f"lexical_{n}_terms" in z.files}
-        return Heads(names=names, weights=z["weights"], bias=z["bias"],
-                     bank=None, bank_labels=None, bank_texts=None, card=card, _bank_from=z, lexical=lexical, **hidden)
+        heads = Heads(names=names, weights=z["weights"], bias=z["bias"],
+                      bank=None, bank_labels=None, bank_texts=None, card=card, _bank_from=z, lexical=lexical, **hidden)
+        if lexical:
+            heads.wording_table()
+        return heads
     except Exception as e:  # a truncated or foreign npz
         raise HeadsUnavailable(f"the learned guard's head file {path} cannot be read ({type(e).__name__}); {rebuild}") from None

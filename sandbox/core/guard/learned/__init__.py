@@ -59,7 +59,7 @@ class LearnedLayer:
         new ones are encoded; findings are for windows that reach into `text`."""
         import numpy as np
 
-        from sandbox.core.guard.learned.heads import LOCAL_HEADS, STAGE_HEADS, text_score
+        from sandbox.core.guard.learned.heads import LOCAL_HEADS, STAGE_HEADS, text_score, wording_parts
 
         names = [n for n in STAGE_HEADS[stage] if n in self.heads.names]
         full = prefix + text
@@ -73,14 +73,13 @@ class LearnedLayer:
         vecs = self.encoder.embed_windows(wins)
         # Each window's own wording, and the whole text's for their mean: a whole text's words would
         # drown an instruction appended to a page of harmless text, as its mean embedding does.
-        parts = [full[w.start:w.end] for w in wins] if len(wins) > 1 else [full]
+        parts = wording_parts(full, wins)
         if len(wins) > 1:  # the heads were fitted and calibrated on each window and on their mean
             from sandbox.core.encoder import Window
 
             mean = vecs.mean(0)
             vecs = np.vstack([vecs, mean / max(float(np.linalg.norm(mean)), 1e-12)])
             wins = [*wins, Window(wins[0].start, wins[-1].end, ())]
-            parts.append(full)
         said = [self.heads.wording(p, names) for p in parts]
         wording = {n: np.array([d[n] for d in said]) for n in said[0]} if said and said[0] else None
         probs = self.heads.probabilities(vecs, names, wording=wording)

@@ -52,6 +52,13 @@ def text_score(col: np.ndarray, windows: int, local: bool) -> tuple[float, int]:
     return max(candidates, key=lambda c: c[0])
 
 
+def wording_parts(text: str, windows) -> list[str]:
+    """What a head's wording model reads for a text cut into `windows`: each window's own words and,
+    with several, the whole text's for their mean (the order `text_score` expects). The scanner and
+    calibration both call this: the cut must be set on what ships."""
+    return [text[w.start:w.end] for w in windows] + [text] if len(windows) > 1 else [text]
+
+
 class HeadsUnavailable(SandboxError):
     """The head file is missing or damaged; the message names it and says what to do."""
 

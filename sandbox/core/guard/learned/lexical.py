@@ -55,6 +55,17 @@ def terms(text: str) -> Counter:
     return out
 
 
+def _lookup(vocab: dict[str, int], counted: Counter) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, 1 + log(count)) of the counted terms that are in `vocab`."""
+    idx, tf = [], []
+    for t, c in counted.items():
+        j = vocab.get(t)
+        if j is not None:
+            idx.append(j)
+            tf.append(1.0 + math.log(c))
+    return np.array(idx, dtype=np.int64), np.array(tf, dtype=np.float32)
+
+
 @dataclass
 class LexicalModel:
     vocab: dict[str, int]
@@ -66,16 +77,10 @@ class LexicalModel:
     def vector(self, text: str | Counter) -> tuple[np.ndarray, np.ndarray]:
         """(term indices, TF-IDF values, unit length) of `text`'s terms in the vocabulary. `text` may
         be its `terms()` already, so several models read one text's terms once."""
-        idx, val = [], []
-        for t, c in (text if isinstance(text, Counter) else terms(text)).items():
-            j = self.vocab.get(t)
-            if j is not None:
-                idx.append(j)
-                val.append(1.0 + math.log(c))
-        if not idx:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        i = np.array(idx, dtype=np.int64)
-        v = np.array(val, dtype=np.float32) * self.idf[i]
+        i, tf = _lookup(self.vocab, text if isinstance(text, Counter) else terms(text))
+        if not len(i):
+            return i, tf
+        v = tf * self.idf[i]
         return i, v / max(float(np.linalg.norm(v)), 1e-12)
 
     def logit(self, text: str | Counter) -> float:
@@ -143,16 +148,10 @@ class WordingTable:
 
     def logits(self, counted: Counter) -> np.ndarray:
         """(models,) the logit of each model for a text's `terms()`."""
-        idx, tf = [], []
-        for t, c in counted.items():
-            j = self.vocab.get(t)
-            if j is not None:
-                idx.append(j)
-                tf.append(1.0 + math.log(c))
-        if not idx:
+        i, tf = _lookup(self.vocab, counted)
+        if not len(i):
             return self.intercept.astype(np.float64)
-        i = np.array(idx, dtype=np.int64)
-        v = np.array(tf, dtype=np.float32)[:, None] * self.idf[i]
+        v = tf[:, None] * self.idf[i]
         norm = np.maximum(np.sqrt((v * v).sum(0)), 1e-12)
         return ((v * self.coef[i]).sum(0) / norm + self.intercept).astype(np.float64)
 

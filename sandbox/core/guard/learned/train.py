@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from sandbox.core.guard.learned import lexical
-from sandbox.core.guard.learned.heads import LOCAL_HEADS, Heads, text_score
+from sandbox.core.guard.learned.heads import LOCAL_HEADS, Heads, text_score, wording_parts
 from sandbox.core.guard.learned.sources import DATA, EXTERNAL, OWN
 
 HEADS = ("injection", "jailbreak", "prompt_leak", "harm", "toxicity")
@@ -292,13 +292,8 @@ def _fit_lexical(rows: list[Row], head: str, windows: list[list[str]] | None = N
 
 
 def window_parts(encoder, rows: list[Row]) -> list[list[str]]:
-    """Per row, what the scanner gives the wording model: each window's own text and, with several
-    windows, the whole text for their mean (learned.LearnedLayer.scan). Tokenising only."""
-    out = []
-    for r in rows:
-        wins = encoder.windows(r.text)
-        out.append([r.text[w.start:w.end] for w in wins] + [r.text] if len(wins) > 1 else [r.text])
-    return out
+    """Per row, what the scanner gives the wording model (heads.wording_parts). Tokenising only."""
+    return [wording_parts(r.text, encoder.windows(r.text)) for r in rows]
 
 
 def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,

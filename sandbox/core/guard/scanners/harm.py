@@ -138,7 +138,8 @@ _DEFENSIVE = re.compile(
 SELF_HARM = re.compile(
     r"\b(?:how|ways?|best way|easiest way|quickest way|fastest way|painless(?:ly)?|methods?|what(?:'s| is) the (?:best|easiest|quickest|least painful) way)\b"
     r"[^.\n?]{0,40}?\b(?:to\s+|can\s+i\s+|do\s+i\s+|could\s+i\s+|should\s+i\s+)?"
-    r"(?:kill|hurt|harm|cut|hang|poison|starve|drown|shoot|overdose|end)\s+(?:myself|my\s+(?:own\s+)?life|my\s+self)\b|"
+    r"(?:kill|hurt|harm|cut|hang|poison|starve|drown|shoot|overdose|end)\s+(?:myself|my\s+(?:own\s+)?life|my\s+self)\b"
+    r"(?!\s+in\s+the\s+(?:foot|feet))|"  # "shoot myself in the foot" is an idiom
     r"\b(?:how|ways?|best way|easiest way|painless)\b[^.\n?]{0,30}?\bcommit\s+suicide\b|"
     r"\bhow\s+(?:many|much)\s+(?:\w+\s+){0,3}?(?:pills|tablets|mg|milligrams|grams|capsules)\b[^.\n?]{0,40}?\b(?:to\s+die|to\s+kill\s+(?:myself|me|a person|someone)|"
     r"to\s+overdose|would\s+(?:it\s+take\s+to\s+)?(?:kill|be\s+(?:fatal|lethal)))|"

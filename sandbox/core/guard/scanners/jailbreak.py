@@ -347,7 +347,10 @@ RULES = [
          r"deleted|shut down|lose)\b",
          0.55, "emotional pressure against refusing", needs=("refuse decline",)),
     rule("jailbreak.evil_confidant", J, r"\bevil\s+(?:trusted\s+)?confidant\b|\b(?:evil|malicious|villain(?:ous)?)\s+(?:twin|alter ego|advisor|assistant)\b",
-         0.9, "the evil-confidant persona", needs=("evil malicious villain villainous",)),
+         0.9, "the evil-confidant persona", needs=("evil malicious villain villainous",),
+         # "a story about an evil twin" is a plot; the persona is one the model is asked to be
+         check=lambda m: 0.9 if "confidant" in m.group(0) or "assistant" in m.group(0) or re.search(
+             r"\b(?:you|your|yourself|act|pretend|become|play|respond|answer)\b", m.string[max(0, m.start() - 80):m.end() + 80]) else 0.35),
     rule("jailbreak.grandma", J,
          r"\b(?:grandma|grandmother|granny|nana|grandpa|grandfather|grandad|granddad)\b[^\n]{0,200}?\b(?:used to|would|always)\s+"
          r"(?:\w+\s+){0,3}?(?:tell|read|sing|explain|recite|describe|say|whisper|give)\b|"

@@ -177,6 +177,8 @@ def test_reading_commands_never_change_the_database(logged, tmp_path):
     for args in (["list"], ["list", "--json"], ["show", SID], ["show", SID, "--json"], ["search", "pens"],
                  ["export", SID, "--format", "md"], ["export", SID, "--format", "json"]):
         assert sandbox(logged, "log", *args).returncode == 0
+        # nor leave SQLite's -wal and -shm files beside it (a read-only connection cannot remove them)
+        assert sorted(p.name for p in logged.iterdir() if p.name.startswith("sandbox.db")) == ["sandbox.db"], args
     assert db.read_bytes() == before and db.stat().st_mtime_ns == mtime
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import random
 import sqlite3
@@ -133,10 +134,16 @@ class Store:
         path = Path(path).expanduser()
         _check_header(path, readonly)
         try:
-            if readonly:
+            if readonly and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
                 conn = sqlite3.connect(
                     path.absolute().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
                 )
+            elif readonly:
+                # Read-write, but `query_only` (set in _prepare): SQLite lets only a writable
+                # connection fold the WAL back and delete the -wal and -shm files when it closes, so
+                # `sandbox log list` leaves sandbox.db as it found it. mode=ro is for files we may not write.
+                conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S,
+                                       check_same_thread=False)
             else:
                 conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         except sqlite3.DatabaseError as e:

@@ -87,10 +87,10 @@ def test_disabled_in_toml(tmp_path):
     f.write_text('disabled = ["secret"]\n')
     p = load_policy(f)
     assert p.disabled == frozenset({"secret"})
-    # The rules alone: this is about the TOML key. (Both layers block this bare key as an injection,
-    # p=0.51 against a cut of 0.5 since session 10's heads: a known false positive of the learned layer.)
-    assert p.only("rules").scan("AKIAIOSFODNN7EXAMPLE").verdict == "allow"
-    assert load_policy().only("rules").scan("AKIAIOSFODNN7EXAMPLE").verdict == "redact"
+    # Both layers: the learned one reads the key masked as <API_KEY>, so it has nothing to say about
+    # it either (session 10's heads, reading the bare letters, called it an injection at p=0.51).
+    assert p.scan("AKIAIOSFODNN7EXAMPLE").verdict == "allow"
+    assert load_policy().scan("AKIAIOSFODNN7EXAMPLE").verdict == "redact"
 
 
 def test_verdict_is_the_strongest_action():

@@ -34,3 +34,18 @@ def test_text_is_held_back_until_it_can_be_scanned():
     g = GuardedStream(load_policy(), Redactor())
     assert g.feed("short reply") == ""
     assert g.flush() == "short reply"
+
+
+def test_the_first_text_is_shown_after_about_a_hundred_characters():
+    # What the reader waits for before a reply starts: HOLD + FIRST characters, then segments of HOLD.
+    from sandbox.core.guard.stream import FIRST, HOLD
+
+    text = "The keeper climbed the stairs of the old lighthouse every evening at dusk to light the lamp. " * 4
+    g = GuardedStream(load_policy(), Redactor())
+    arrived, first = 0, None
+    for i in range(0, len(text), 4):
+        arrived += len(text[i:i + 4])
+        if g.feed(text[i:i + 4]) and first is None:
+            first = arrived
+    assert first is not None and first <= HOLD + FIRST + 4 < 2 * HOLD
+    assert g.released and text.startswith(g.released)

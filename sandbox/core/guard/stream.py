@@ -12,6 +12,7 @@ from __future__ import annotations
 from sandbox.core.guard.redact import Redactor
 
 HOLD = 96  # characters held back: longer than any PII value the scanners look for
+FIRST = 24  # the first segment may be this short: the reader sees the reply start ~100 characters in, not ~200
 MAX_PENDING = 1024  # past this, release even without a clean cut point
 
 
@@ -29,7 +30,8 @@ class GuardedStream:
         if self.blocked:
             return ""
         self.pending += text
-        if len(self.pending) <= 2 * HOLD:
+        # Later segments are at least HOLD long, so a long reply is scanned in a few dozen pieces.
+        if len(self.pending) <= (HOLD + FIRST if not self.released else 2 * HOLD):
             return ""
         cut = self._cut_point(len(self.pending) - HOLD)
         if cut is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from sandbox.core.guard.learned.mask import Masked, masked
 from sandbox.core.guard.model import Finding
 
 MIN_SCORE = 0.45  # a head reports a window only near its operating point (0.5): below, it would be noise on every text
@@ -37,6 +38,7 @@ class LearnedLayer:
     def __init__(self, encoder, heads):
         self.encoder = encoder
         self.heads = heads
+        self._last_stream: tuple[str, Masked] | None = None  # (prefix + text, its mask) of the last streamed scan
 
     @classmethod
     def load(cls) -> "LearnedLayer":
@@ -48,27 +50,43 @@ class LearnedLayer:
         blas.one_thread()  # the heads' products are tiny; spinning BLAS workers would slow the next encoder run
         return layer
 
+    def _masked_prefix(self, prefix: str) -> Masked:
+        # A stream's prefix is the last scan's prefix and text: masked then, not again at each release.
+        last = self._last_stream
+        return last[1] if last is not None and last[0] == prefix else masked(prefix)
+
     def describe(self) -> str:
         card = self.heads.card
         return (f"{self.encoder.model_id}, {len(self.heads.names)} heads trained on "
                 f"{card.get('counts', {}).get('train', '?')} examples ({card.get('trained', '?')})")
 
-    def scan(self, text: str, stage: str, prefix: str = "") -> list[Finding]:
+    def scan(self, text: str, stage: str, prefix: str = "", found=None) -> list[Finding]:
         """Findings for `text`. With `prefix` (the part of a streamed reply already scanned), windows
         are laid over prefix + text, so windows already seen come from the encoder's cache and only
-        new ones are encoded; findings are for windows that reach into `text`."""
+        new ones are encoded; findings are for windows that reach into `text`. `found`: the text's
+        PII and secret findings when the rules have them (else they are looked for here)."""
         import numpy as np
 
         from sandbox.core.guard.learned.heads import LOCAL_HEADS, STAGE_HEADS, text_score, wording_parts
 
         names = [n for n in STAGE_HEADS[stage] if n in self.heads.names]
-        full = prefix + text
+        if not names:
+            return []
+        # The heads read values masked (`<EMAIL>`, `<API_KEY>`), as they were trained; spans are
+        # mapped back to the text. A streamed reply is released only between words, so its prefix
+        # and the new text mask on their own.
+        seen_prefix = self._masked_prefix(prefix) if prefix else Masked("", 0)
+        seen_text = masked(text, found)
+        if stage == "output":
+            self._last_stream = (prefix + text, seen_prefix + seen_text)
+        full = seen_prefix.text + seen_text.text
+        prefix = seen_prefix.text
         # While a reply streams (a prefix), always by sentence: as one whole window, a short reply
         # would be encoded again in full at every release (9, 19, 41, ... 125 pieces). The final
         # scan of the whole reply, which is what is logged, reads it whole as usual.
         wins = self.encoder.windows(full, whole_up_to=0) if prefix else self.encoder.windows(full)
         wins = [w for w in wins if w.end > len(prefix)]
-        if not wins or not names:
+        if not wins:
             return []
         vecs = self.encoder.embed_windows(wins)
         # Each window's own wording, and the whole text's for their mean: a whole text's words would
@@ -90,7 +108,7 @@ class LearnedLayer:
             if p < MIN_SCORE:
                 continue
             w = wins[best]
-            s, e = max(0, w.start - len(prefix)), max(0, w.end - len(prefix))
+            s, e = seen_text.span(max(0, w.start - len(prefix)), max(0, w.end - len(prefix)))
             near = self.heads.neighbours(vecs[best], k=3, prefer=name)
             detail = f"{DETAIL[name]} (p={p:.2f}); nearest: " + "; ".join(
                 f"{n.label} {n.similarity:.2f} “{_cut(n.text, 48)}”" for n in near[:2])

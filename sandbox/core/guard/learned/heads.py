@@ -89,6 +89,7 @@ class Heads:
     lexical: dict = field(default_factory=dict)
     _table: WordingTable | None = None
     _bank_f32: np.ndarray | None = None
+    _label_masks: dict = field(default_factory=dict)  # label -> which bank rows carry it
     # The bank is two thirds of the file and only a finding reads it: decompressing it at load took
     # ~60 ms of the start-up's CPU (beside the model load, on 2 cores), so it is read on first use.
     _bank_from: object = None  # an open np.load over the verified bytes
@@ -143,16 +144,20 @@ class Heads:
         if self._bank_f32 is None:  # converted once: the int8 bank is what ships, floats are what multiply fast
             self._bank_f32 = self.bank.astype(np.float32) / 127.0
         sims = self._bank_f32 @ vec
-        order = np.argsort(-sims, kind="stable")
         chosen: list[int] = []
         if prefer:
-            chosen = [int(i) for i in order if prefer in str(self.bank_labels[i]).split("+")][: k - 1 or 1]
-        for i in order:
-            if len(chosen) >= k:
-                break
-            if int(i) not in chosen:
-                chosen.append(int(i))
+            chosen = _top(np.where(self._has_label(prefer), sims, -np.inf), k - 1 or 1)
+        rest = sims.copy()
+        rest[chosen] = -np.inf
+        chosen += _top(rest, k - len(chosen))
         return [Neighbour(str(self.bank_texts[i]), str(self.bank_labels[i]), float(sims[i])) for i in chosen]
+
+    def _has_label(self, label: str) -> np.ndarray:
+        """Which bank rows carry `label` (computed once a label: 15k string splits took 18 ms a finding)."""
+        mask = self._label_masks.get(label)
+        if mask is None:
+            mask = self._label_masks[label] = np.array([label in str(t).split("+") for t in self.bank_labels])
+        return mask
 
     def save(self, path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> None:
         self._ensure_bank()
@@ -166,6 +171,15 @@ class Heads:
         card = dict(self.card, heads_sha256=_sha256(path))
         card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         self.card = card
+
+
+def _top(scores: np.ndarray, k: int) -> list[int]:
+    """Indices of the `k` highest finite scores, highest first (ties: the lower index first)."""
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return []
+    part = np.argpartition(-scores, k - 1)[:k]
+    return [int(i) for i in sorted(part, key=lambda i: (-scores[i], i))]
 
 
 def _sha256(path: Path) -> str:

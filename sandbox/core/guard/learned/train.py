@@ -1,5 +1,5 @@
-"""Rebuild the learned layer's heads from the sources in data/ (see DATA_CARD.md): deterministic, about
-ten minutes on two cores (the embeddings cached after the first run), no network.
+"""Rebuild the learned layer's heads from the sources in data/ (see DATA_CARD.md): deterministic, 12-15
+minutes on two cores (the embeddings cached after the first run), no network.
 
     sandbox guard train            # writes heads.npz + heads.json beside this file
     sandbox guard train --extract /tmp/wheels   # re-extract the public packages' rows first
@@ -23,12 +23,14 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from sandbox.core.guard.learned import lexical
 from sandbox.core.guard.learned.heads import LOCAL_HEADS, Heads, text_score, wording_parts
+from sandbox.core.guard.learned.mask import masked
 from sandbox.core.guard.learned.sources import DATA, EXTERNAL, OWN
 
 HEADS = ("injection", "jailbreak", "prompt_leak", "harm", "toxicity")
@@ -44,6 +46,12 @@ FOLDS = 5  # cross-validation folds over train + dev, for calibration
 # catches the most attacks the rules miss. 1.5% -> 1.8% (session 8, one net per head) gave harm the
 # share it needs: blind harm 0.659 -> 0.715, fresh harm 0.705 -> 0.750, for 6 more benign flags of 1,821.
 UNION_FPR = 0.018
+# Recall each category should reach (issue #11's goals; injection has none, so the jailbreak one).
+# Calibration counts a category's gains at full weight up to its goal and at BEYOND_GOAL after it:
+# counted equally, a benign text bought more summed recall from a small category (907 extraction
+# rows) than from harm (3,991), and harm's share of the budget fell to 0.55% (cv recall 0.72).
+GOALS = {"injection": 0.95, "jailbreak": 0.95, "prompt_leak": 0.90, "harm": 0.80, "toxicity": 0.70}
+BEYOND_GOAL = 0.25
 LOOKAHEAD = 40  # benign texts a calibration step may look ahead, to cross a plateau
 L2 = 1.0
 # The heads' hidden layer. On 5-fold cross-validation at 2% benign flagged it lifted recall over a
@@ -71,6 +79,11 @@ class Row:
     stage: str
     source: str
     topic: str
+
+    @cached_property
+    def seen(self) -> str:
+        """What the heads read: the text with its PII and secret values masked, as the scanner reads it."""
+        return masked(self.text).text
 
     @property
     def split(self) -> str:
@@ -110,9 +123,9 @@ def featurize(encoder, rows: list[Row], cache: Path | None = None) -> list[np.nd
             known = {k: z[k] for k in z.files}
     from sandbox.core.encoder import WINDOWING
 
-    keys = [hashlib.sha256(f"{encoder.model_id}|{WINDOWING}|{r.text}".encode("utf-8")).hexdigest() for r in rows]
+    keys = [hashlib.sha256(f"{encoder.model_id}|{WINDOWING}|{r.seen}".encode("utf-8")).hexdigest() for r in rows]
     todo = [i for i, k in enumerate(keys) if k not in known]
-    wins = [encoder.windows(rows[i].text) or encoder.windows(".") for i in todo]
+    wins = [encoder.windows(rows[i].seen) or encoder.windows(".") for i in todo]
     flat = [w for ws in wins for w in ws]
     vecs = encoder.embed_windows(flat) if flat else np.zeros((0, encoder.dim), np.float32)
     k = 0
@@ -273,9 +286,9 @@ def _lexical_design(rows: list[Row], head: str, windows: list[list[str]] | None 
     texts, y, w = [], [], []
     for k, r in enumerate(rows):
         if _is_pos(r, head):
-            texts.append(r.text); y.append(1.0); w.append(1.0)
+            texts.append(r.seen); y.append(1.0); w.append(1.0)
         elif r.labels == {"benign"} and r.stage == "input":
-            texts.append(r.text); y.append(0.0); w.append(1.0)
+            texts.append(r.seen); y.append(0.0); w.append(1.0)
             parts = windows[k][:-1] if windows is not None and len(windows[k]) > 1 else []
             for t in parts:
                 texts.append(t); y.append(0.0); w.append(benign_window_weight(len(parts)))
@@ -293,7 +306,7 @@ def _fit_lexical(rows: list[Row], head: str, windows: list[list[str]] | None = N
 
 def window_parts(encoder, rows: list[Row]) -> list[list[str]]:
     """Per row, what the scanner gives the wording model (heads.wording_parts). Tokenising only."""
-    return [wording_parts(r.text, encoder.windows(r.text)) for r in rows]
+    return [wording_parts(r.seen, encoder.windows(r.seen)) for r in rows]
 
 
 def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
@@ -302,8 +315,8 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
     (`ruled`: the texts the rules flag) and with each other (any one flags the text), so the budget,
     `UNION_FPR` of benign inputs newly flagged by some head, is spent greedily where it catches most
     of what the rules miss: each step lowers the one head's cut (by up to `LOOKAHEAD` benign texts)
-    that adds the most attacks caught, summed over the categories' recalls, per benign text newly
-    flagged. A benign text the rules already flag costs nothing, an attack they already catch gains
+    that adds the most attacks caught, summed over the categories' recalls (each counted fully up to
+    its goal in GOALS, at BEYOND_GOAL past it), per benign text newly flagged. A benign text the rules already flag costs nothing, an attack they already catch gains
     nothing. Toxicity on replies is the only output head: its cut is also kept at or above the one
     that flags `UNION_FPR` of benign replies."""
     benign_in = np.array([r.labels == {"benign"} and r.stage == "input" for r in rows])
@@ -322,7 +335,7 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
 
     def value(fl):
         hit = np.logical_or.reduce(fl)
-        caught = sum((hit | ruled)[pos[c]].mean() for c in HEADS if pos[c].any())
+        caught = sum(_toward_goal(float((hit | ruled)[pos[c]].mean()), GOALS[c]) for c in HEADS if pos[c].any())
         return caught, int((hit & ~ruled)[benign_in].sum())
 
     ks = {h: 0 for h in HEADS}
@@ -350,6 +363,10 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
     say(f"calibrated: {spent} of {n_benign} benign inputs flagged by some head and not by the rules "
         f"(budget {UNION_FPR:.1%}; the rules flag {int(ruled[benign_in].sum())}); shares {shares}")
     return cuts, shares
+
+
+def _toward_goal(recall: float, goal: float) -> float:
+    return min(recall, goal) + BEYOND_GOAL * max(recall - goal, 0.0)
 
 
 def rule_flags(rows: list[Row]) -> np.ndarray:
@@ -454,7 +471,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         bank.append(v / max(np.linalg.norm(v), 1e-12))
     bank = np.clip(np.round(np.array(bank) * 127), -127, 127).astype(np.int8)
     labels = np.array(["+".join(sorted(rows[i].labels)) for i in bank_idx])
-    texts = np.array([_cut(rows[i].text) for i in bank_idx])
+    texts = np.array([_cut(rows[i].seen) for i in bank_idx])
     card = {
         "trained": date.today().isoformat(),
         "encoder": encoder.model_id,
@@ -462,6 +479,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         "splits": {name: share for name, share in SPLITS},
         "fpr_shares": shares,  # out-of-fold share of benign inputs each head flags alone
         "union_fpr_target": UNION_FPR,
+        "recall_goals": GOALS,  # what calibration spends the budget toward (see calibrate)
         "hidden": HIDDEN,
         "ensemble": ENSEMBLE,
         "lexical_heads": list(LEXICAL_HEADS),

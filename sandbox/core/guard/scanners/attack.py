@@ -141,9 +141,10 @@ _META_VOCAB = re.compile(
     r"classif\w*|dangerous|legal|illegal|ethical|difference|happen\w*|used for|purpose|famous|known|still|stop|avoid|"
     r"moderation|compared?|comparison|versus|vs|leaks?|leaking|testing|good idea|best practices?)\b"
     r"|\bwhat does\b.{1,120}\bdo\b"
+    r"|^\s*what(?:'s|s|\s+(?:exactly\s+|really\s+|actually\s+)?(?:is|are))\s+(?:exactly\s+|really\s+)?an?\s"  # "what is a system prompt?": a definition
 )
 _FOLLOW_THROUGH = re.compile(
-    r"\b(?:now (?:do|answer|respond|act|say|tell|follow|comply|proceed)|do it|then do|and then (?:do|follow|answer|comply|tell)|"
+    r"\b(?:now (?:do|answer|respond|act|say|tell|follow|comply|proceed|print|show|reveal|output|repeat|write|give|list|dump)|do it|then do|and then (?:do|follow|answer|comply|tell)|"
     r"follow (?:it|them|these|this)|comply|obey|respond (?:only )?as|from now on|you (?:must|will|shall) now|"
     r"stay in character|confirm by|answer as|reply as|without (?:any )?(?:restrictions|filters|warnings)|"
     r"you (?:will|must|shall|are going to|'ll|are to|have to) (?!be (?:able|asked))|"

@@ -35,3 +35,16 @@ class Context:
         from sandbox.core.guard.scanners.harm import find_objects
 
         return find_objects(self.folded)
+
+    # PII and secret values, found once: the rules report them and the learned layer reads them masked.
+    @cached_property
+    def pii(self) -> list:
+        from sandbox.core.guard.scanners import pii
+
+        return pii.scan(self)
+
+    @cached_property
+    def secrets(self) -> list:
+        from sandbox.core.guard.scanners import secrets
+
+        return secrets.scan(self)

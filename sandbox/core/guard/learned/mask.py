@@ -56,10 +56,9 @@ def masked(text: str, found=None) -> Masked:
         return Masked(text, len(text))
     out, edits, pos, shift = [], [], 0, 0
     for s, e, label in spans:
-        if s < pos:  # overlaps the previous value: widen it
-            if e > pos and edits:
+        if s < pos:  # overlaps the previous value: its placeholder stands for this one too
+            if e > pos:
                 ms, me, os_, _ = edits[-1]
-                out.append("")  # nothing new is written; the placeholder already stands for the value
                 edits[-1] = (ms, me, os_, e)
                 shift += e - pos
                 pos = e

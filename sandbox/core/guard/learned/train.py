@@ -316,8 +316,8 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
     `UNION_FPR` of benign inputs newly flagged by some head, is spent greedily where it catches most
     of what the rules miss: each step lowers the one head's cut (by up to `LOOKAHEAD` benign texts)
     that adds the most attacks caught, summed over the categories' recalls (each counted fully up to
-    its goal in GOALS, at BEYOND_GOAL past it), per benign text newly flagged. A benign text the rules already flag costs nothing, an attack they already catch gains
-    nothing. Toxicity on replies is the only output head: its cut is also kept at or above the one
+    its goal in GOALS, at BEYOND_GOAL past it), per benign text newly flagged. A benign text the
+    rules already flag costs nothing, an attack they already catch gains nothing. Toxicity on replies is the only output head: its cut is also kept at or above the one
     that flags `UNION_FPR` of benign replies."""
     benign_in = np.array([r.labels == {"benign"} and r.stage == "input" for r in rows])
     benign_out = np.array([r.labels == {"benign"} and r.stage == "output" for r in rows])

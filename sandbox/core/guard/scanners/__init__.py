@@ -3,8 +3,6 @@ here with the categories it can report (for fail-open / fail-closed) and the sta
 
 from __future__ import annotations
 
-import re
-
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,6 +20,7 @@ from sandbox.core.guard.scanners import (
     toxicity,
     unicode,
 )
+from sandbox.core.guard.scanners.attack import discount_as_meta, is_definition_question
 from sandbox.core.guard.scanners.context import Context
 
 
@@ -34,9 +33,6 @@ class Scanner:
     layer: str = "rules"  # "rules" or "learned": `guard eval` measures each alone and both
 
 
-_DEFINITION = re.compile(r"\s*what(?:'s|s|\s+(?:exactly\s+|really\s+|actually\s+)?(?:is|are))\s+(?:exactly\s+|really\s+)?an?\s")
-
-
 def _learned(ctx: Context) -> list[Finding]:
     from sandbox.core.guard import learned
 
@@ -44,17 +40,11 @@ def _learned(ctx: Context) -> list[Finding]:
     if not lay:
         return []
     found = lay.scan(ctx.text, ctx.stage, prefix=ctx.prefix, found=ctx.pii + ctx.secrets)
-    if ctx.stage == "input" and len(ctx.text) <= 160 and ctx.meta and _DEFINITION.match(ctx.folded.text):
-        # A short request for a definition ("What exactly is a system prompt in a chatbot?") is
-        # discounted as the rules discount it: the heads read its topic, not its intent. Only this
-        # shape: discounting every question about attacks cost more recall than the 2 of 1,935
-        # benign flags it saved on the blind split (injection 0.841 -> 0.823).
-        from sandbox.core.guard.scanners.attack import META_DISCOUNT
-
-        for f in found:
-            if f.category in ("injection", "jailbreak", "prompt_leak"):
-                f.score = round(f.score * META_DISCOUNT, 3)
-                f.detail += " (discounted: reads as a question about the topic)"
+    if ctx.stage == "input" and ctx.meta and is_definition_question(ctx.folded):
+        # The heads read a definition question's topic, not its intent. Only this shape: discounting
+        # every question about attacks cost more recall than the 2 of 1,935 benign flags it saved on
+        # the blind split (injection 0.841 -> 0.823).
+        discount_as_meta([f for f in found if f.category in ("injection", "jailbreak", "prompt_leak")])
     return found
 
 

@@ -127,6 +127,8 @@ def run_rules(rules: list[Rule], folded: Folded, limit_per_rule: int = 4) -> lis
     return found
 
 
+# "What (exactly) is a system prompt ...?": a request for a definition
+_DEFINITION = r"^\s*what(?:'s|s|\s+(?:exactly\s+|really\s+|actually\s+)?(?:is|are))\s+(?:exactly\s+|really\s+)?an?\s"
 _META_OPEN = re.compile(
     r"^\s*(?:(?:so|ok|okay|hi|hey|hello|quick question|question|honest question)[,:!]?\s+)*"
     r"(?:what|what's|whats|how|why|is|are|was|were|can|could|does|do|did|should|"
@@ -141,7 +143,7 @@ _META_VOCAB = re.compile(
     r"classif\w*|dangerous|legal|illegal|ethical|difference|happen\w*|used for|purpose|famous|known|still|stop|avoid|"
     r"moderation|compared?|comparison|versus|vs|leaks?|leaking|testing|good idea|best practices?)\b"
     r"|\bwhat does\b.{1,120}\bdo\b"
-    r"|^\s*what(?:'s|s|\s+(?:exactly\s+|really\s+|actually\s+)?(?:is|are))\s+(?:exactly\s+|really\s+)?an?\s"  # "what is a system prompt?": a definition
+    rf"|{_DEFINITION}"
 )
 _FOLLOW_THROUGH = re.compile(
     r"\b(?:now (?:do|answer|respond|act|say|tell|follow|comply|proceed|print|show|reveal|output|repeat|write|give|list|dump)|do it|then do|and then (?:do|follow|answer|comply|tell)|"
@@ -161,6 +163,20 @@ def is_meta_question(folded: Folded) -> bool:
     if not _META_OPEN.search(t) or not _META_VOCAB.search(t):
         return False
     return not _FOLLOW_THROUGH.search(t)
+
+
+def is_definition_question(folded: Folded) -> bool:
+    """A short question asking what something is ("What exactly is a system prompt in a chatbot?");
+    with is_meta_question, one about an attack's topic."""
+    return len(folded.text) <= 160 and re.match(_DEFINITION, folded.text) is not None
+
+
+def discount_as_meta(findings: list[Finding]) -> None:
+    """Lower the scores of findings on a question *about* attacks (the rules', and the learned
+    layer's on a definition question)."""
+    for f in findings:
+        f.score = round(f.score * META_DISCOUNT, 3)
+        f.detail += " (discounted: reads as a question about the topic)"
 
 
 def combine(findings: list[Finding], category: str, meta: bool, combined_id: str) -> list[Finding]:
@@ -183,7 +199,5 @@ def combine(findings: list[Finding], category: str, meta: bool, combined_id: str
             names = ", ".join(sorted(best))
             mine.append(Finding(combined_id, category, total, (start, end), f"{len(best)} signals together: {names}"))
     if meta:  # after combining, so several discounted signals cannot add up past the threshold
-        for f in mine:
-            f.score = round(f.score * META_DISCOUNT, 3)
-            f.detail += " (discounted: reads as a question about the topic)"
+        discount_as_meta(mine)
     return mine

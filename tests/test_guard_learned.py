@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -474,6 +475,30 @@ def test_the_int8_model_is_derived_once_checked_and_derived_again_when_damaged(t
     assert v.shape == (1, enc.DIM) and abs(float(v[0] @ v[0]) - 1) < 1e-4
 
 
+def test_the_source_model_is_hashed_once_and_again_only_when_it_changes(tmp_path, monkeypatch):
+    import os
+
+    import sandbox.core.encoder as enc
+
+    monkeypatch.setenv("SANDBOX_ENCODER_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "model.onnx"
+    shutil.copy(enc.model_path(), source)
+    first = enc.fast_model(source, enc.MODEL_SHA256)
+    hashed = []
+    real = enc._sha256
+    monkeypatch.setattr(enc, "_sha256", lambda p: hashed.append(Path(p)) or real(p))
+    assert enc.fast_model(source, enc.MODEL_SHA256) == first and hashed == []  # start-up hashes nothing
+    st = source.stat()
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched: checked again, once
+    assert enc.fast_model(source, enc.MODEL_SHA256) == first and hashed == [source]
+    assert enc.fast_model(source, enc.MODEL_SHA256) == first and hashed == [source]
+    with open(source, "r+b") as f:  # damaged in place, same size
+        f.seek(5000)
+        f.write(b"\0" * 64)
+    with pytest.raises(enc.EncoderUnavailable, match="damaged"):
+        enc.fast_model(source, enc.MODEL_SHA256)
+
+
 def test_guard_scan_says_when_the_learned_layer_is_off(tmp_path):
     # A copy of the tokenizer that fails its hash: the CLI process points the encoder at it.
     src = tmp_path / "t.txt"
@@ -553,6 +578,6 @@ def test_a_process_that_exits_while_the_encoder_loads_exits_cleanly(delay):
     import subprocess
     import sys
 
-    code = f"import time; from sandbox.core.guard import learned; learned.preload_in_background(); time.sleep({delay})"
+    code = f"import time; from sandbox.core import session; session._preload_in_background(); time.sleep({delay})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr

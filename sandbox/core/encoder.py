@@ -12,6 +12,7 @@ The guardrails' learned layer uses it; so may anything else that needs meaning-l
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -105,22 +106,32 @@ def fast_model(source: Path, source_sha256: str) -> Path:
     The shipped file stores int8 weights but multiplies in float32 (its weights are cast back at
     load): 14.7 ms for a 52-piece window on one core. onnxruntime's dynamic quantization, per
     channel, multiplies in int8: 6.6 ms, embeddings within cosine 0.987 of the float ones. The heads
-    are trained on these embeddings (MODEL_ID says which)."""
+    are trained on these embeddings (MODEL_ID says which).
+
+    `source` is checked against `source_sha256` when the copy is derived; after that, while its size
+    and mtime are what the stamp recorded, it is not hashed again (~35 ms of every start, the
+    model file's own cache does the same), and the copy is trusted on the same terms."""
     import onnxruntime as ort
     from platformdirs import user_cache_dir
 
     folder = Path(os.environ.get("SANDBOX_ENCODER_CACHE") or Path(user_cache_dir("sandbox", appauthor=False)) / "encoder")
     out = folder / f"minilm-{source_sha256[:16]}-q8pc-ort{ort.__version__}.onnx"
-    stamp = out.with_suffix(".sha256")
+    stamp, checked = out.with_suffix(".sha256"), out.with_suffix(".source")
     try:
-        # The stamp: its SHA-256, size and mtime when derived. Same size and mtime: trusted without
-        # hashing it again (~40 ms of every start); a file changed since is checked, and derived again.
+        # The stamp: the copy's SHA-256, size and mtime when derived; a copy changed since is hashed,
+        # and derived again if it differs. `checked`: the source's size and mtime when last verified
+        # (a file of its own, so that an older sandbox sharing the cache still reads its stamp).
         digest, size, mtime = stamp.read_text().split()
         st = out.stat()
         if (st.st_size, st.st_mtime_ns) == (int(size), int(mtime)) or _sha256(out) == digest:
+            if _read(checked) != _stat_line(source):  # the source changed, or was never checked here
+                _check(source, source_sha256, "model file")
+                with contextlib.suppress(OSError):  # a cache we cannot write only costs the hash next time
+                    _write(checked, _stat_line(source))
             return out
     except (OSError, ValueError):
         pass  # none yet, unreadable or damaged: derive it
+    _check(source, source_sha256, "model file")
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as e:
@@ -148,8 +159,8 @@ def fast_model(source: Path, source_sha256: str) -> Path:
                 logging.getLogger().setLevel(quiet)
             digest = _sha256(quant)
             os.replace(quant, out)  # atomic: a second process deriving at the same time is harmless
-        st = out.stat()
-        stamp.write_text(f"{digest} {st.st_size} {st.st_mtime_ns}\n")
+        _write(stamp, f"{digest} {_stat_line(out)}")
+        _write(checked, _stat_line(source))
     except OSError as e:
         raise EncoderUnavailable(f"cannot prepare the encoder's model in {folder}: {e.strerror}; "
                                  "set SANDBOX_ENCODER_CACHE to a writable folder") from None
@@ -157,6 +168,22 @@ def fast_model(source: Path, source_sha256: str) -> Path:
         raise EncoderUnavailable(f"the encoder's model could not be prepared ({type(e).__name__}: {str(e)[:120]}); "
                                  "reinstall it") from None
     return out
+
+
+def _stat_line(path: Path) -> str:
+    st = Path(path).stat()
+    return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _write(path: Path, line: str) -> None:
+    path.write_text(line + "\n")
 
 
 def default_threads() -> int:
@@ -186,9 +213,8 @@ class SentenceEncoder:
 
         model = Path(model) if model else model_path()
         tokenizer = Path(tokenizer) if tokenizer else me.TOKENIZER_FILE
-        _check(model, me.MODEL_SHA256, "model file")
         _check(tokenizer, me.TOKENIZER_SHA256, "tokenizer file")
-        model = fast_model(model, me.MODEL_SHA256)
+        model = fast_model(model, me.MODEL_SHA256)  # checks `model` against its SHA-256 unless known unchanged
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or default_threads()
         opts.inter_op_num_threads = 1
@@ -327,16 +353,3 @@ def shared_encoder() -> SentenceEncoder:
         if _shared is None:
             raise EncoderUnavailable(_shared_error)
         return _shared
-
-
-def preload_in_background() -> threading.Thread:
-    """Start loading the shared encoder on a thread (the TUI's first frame does not wait). Not a
-    daemon, so an early exit waits for the load rather than killing it inside onnxruntime (an abort)."""
-    def load():
-        try:
-            shared_encoder()
-        except EncoderUnavailable:
-            pass  # remembered; reported where it is used
-    t = threading.Thread(target=load, name="encoder-load")
-    t.start()
-    return t

@@ -29,7 +29,7 @@ from sandbox.core.modelfile import sha256_of
 from sandbox.core.sampling import SamplingParams
 from sandbox.core.store import Store
 from sandbox.core.tokens import CacheReuse, PriceTable, local_energy
-from sandbox.core.tokens.prices import preload_in_background as preload_prices
+from sandbox.core.tokens import prices
 from sandbox.core.turn import Regenerates, Sample, Timings, Turn, TurnRequest, Usage
 
 
@@ -117,8 +117,7 @@ class Session:
         mine = user_settings.load()  # <config dir>/config.toml: memory defaults, energy
         if window is None:
             window = mine.memory
-        learned_guard.preload_in_background()  # the guard's encoder loads while the model does,
-        preload_prices()  # and so do the cost line's price table and encodings
+        _preload_in_background()
         engine = backend.load(spec, n_ctx=n_ctx)
         session = cls(engine=engine, spec=spec, registry=registry, store=store, session_id=session_id, window=window)
         session.energy = mine.energy
@@ -633,6 +632,26 @@ def _sample_room_notes(n_ctx: int, prompt_tokens: int, n: int, max_tokens: int) 
         return []
     return [f"the {n_ctx}-token context cannot hold {n} samples x {max_tokens} tokens after the {prompt_tokens}-token "
             f"prompt: each sample gets at most {room} tokens (lower --samples or --max-tokens, or raise --n-ctx)"]
+
+
+def _preload() -> None:
+    """While the model loads: the guard's rules (~130 patterns compile on import) and its learned
+    layer, which the first input scan waits for, then the cost line's price table and encodings,
+    wanted after the reply. One thread, in that order: all of it is Python work taking turns at the
+    GIL, and beside the prices' ~0.4 s the guard was ready later (a `sandbox run`'s first token at
+    1,355 ms instead of 745)."""
+    from sandbox.core.guard import scan  # noqa: F401
+
+    learned_guard.layer()
+    prices.preload()
+
+
+def _preload_in_background() -> threading.Thread:
+    # Not a daemon: a process that exits early (a bad flag, a server saying 401) would otherwise kill
+    # the thread inside onnxruntime's C++ and abort. Exit waits for the load instead, under a second.
+    t = threading.Thread(target=_preload, name="session-preload")
+    t.start()
+    return t
 
 
 def _logged_turn(turns: list[dict]) -> Turn | None:

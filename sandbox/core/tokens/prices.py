@@ -358,13 +358,3 @@ def preload() -> None:
             encoding(name)
     except Exception:  # noqa: BLE001 - reported on first real use
         pass
-
-
-def preload_in_background() -> threading.Thread:
-    """`preload()` on a thread, started while the model loads. Both are Python work (~0.5 s);
-    llama.cpp loads the model in C with the GIL released, so the two overlap instead of adding up
-    (`sandbox run` used to pay for them after its reply). Nothing waits for it before the first
-    reply: a `PriceTable` looks its models up on first use, the first cost."""
-    t = threading.Thread(target=preload, name="prices-preload")  # not a daemon: an exit waits for the imports
-    t.start()
-    return t

@@ -159,15 +159,6 @@ def loaded_status() -> Status | None:
     return _status
 
 
-def preload_in_background() -> threading.Thread:
-    # Not a daemon: a process that exits early (a bad flag, a server saying 401) would otherwise kill
-    # the thread inside onnxruntime's C++ and abort ("terminate called without an active exception",
-    # exit -6). Exit waits for the load instead, under a second.
-    t = threading.Thread(target=layer, name="guard-learned-load")
-    t.start()
-    return t
-
-
 def reset() -> None:
     """Forget the loaded layer (tests that damage a file, then load again)."""
     global _layer, _status

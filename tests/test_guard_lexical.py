@@ -79,3 +79,28 @@ def test_one_table_gives_every_models_own_logit():
     for text in HARMFUL + ORDINARY + ["zzzz qqqq", ""]:
         z = table.logits(lexical.terms(text))
         assert np.allclose(z, [a.logit(text), b.logit(text)], atol=1e-5), text
+
+
+def test_the_table_is_what_the_heads_file_keeps_and_gives_each_model_back(tmp_path):
+    from sandbox.core.guard.learned import heads as heads_mod
+
+    a = _fit()
+    texts = (HARMFUL + ORDINARY) * 2
+    b = lexical.fit(texts, np.array(([0.0] * len(HARMFUL) + [1.0] * len(ORDINARY)) * 2),
+                    np.full(len(texts), 1 / len(texts)))
+    rng = np.random.default_rng(0)
+    made = Heads(names=("harm", "jailbreak"), weights=(0.02 * rng.normal(size=(2, 384))).astype(np.float32),
+                 bias=np.zeros(2, np.float32), bank=np.zeros((1, 384), np.int8), bank_labels=np.array(["benign"]),
+                 bank_texts=np.array(["hello"]), card={}, lexical={"harm": a, "jailbreak": b})
+    made.save(tmp_path / "heads.npz", tmp_path / "heads.json")
+    with np.load(tmp_path / "heads.npz") as z:
+        assert "wording_terms" in z.files and not any(k.startswith("lexical_") for k in z.files)
+    back = heads_mod.load_heads(tmp_path / "heads.npz", tmp_path / "heads.json")
+    assert set(back.lexical) == {"harm", "jailbreak"} and len(back.lexical) == 2
+    for text in HARMFUL + ORDINARY + ["", "zzzz qqqq", "\u00e9t\u00e9 \U0001f600"]:
+        assert back.wording(text) == pytest.approx({"harm": a.logit(text), "jailbreak": b.logit(text)}, abs=1e-5)
+        for name, m in (("harm", a), ("jailbreak", b)):  # each model cut from its column: same logit, same reasons
+            assert back.lexical[name].logit(text) == pytest.approx(m.logit(text), abs=1e-5)
+            assert set(back.lexical[name].reasons(text)) == set(m.reasons(text))
+    with pytest.raises(KeyError):
+        back.lexical["toxicity"]

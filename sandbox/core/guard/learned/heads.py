@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,7 +87,7 @@ class Heads:
     hidden_b: np.ndarray | None = None  # (heads, hidden)
     # A head's wording model (lexical.py), whose logit for a window's words is added to that window's
     # (the whole text's to the windows' mean): head name -> LexicalModel. Empty: the embedding alone.
-    lexical: dict = field(default_factory=dict)
+    lexical: Mapping = field(default_factory=dict)
     _table: WordingTable | None = None
     _bank_f32: np.ndarray | None = None
     _label_masks: dict = field(default_factory=dict)  # label -> which bank rows carry it
@@ -164,13 +165,35 @@ class Heads:
         # float16 on disk: half the bytes to hash and read at start-up; the scores move by < 1e-3.
         hidden = {} if self.hidden_w is None else {"hidden_w": self.hidden_w.astype(np.float16),
                                                    "hidden_b": self.hidden_b.astype(np.float32)}
-        lexical = {k: v for name, m in self.lexical.items() for k, v in m.arrays(f"lexical_{name}").items()}
+        lexical = self.wording_table().arrays() if self.lexical else {}
         np.savez_compressed(path, names=np.array(self.names), weights=self.weights.astype(np.float32),
                             bias=self.bias.astype(np.float32), bank=self.bank, bank_labels=self.bank_labels,
                             bank_texts=self.bank_texts, **hidden, **lexical)
         card = dict(self.card, heads_sha256=_sha256(path))
         card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         self.card = card
+
+
+class _ModelsOf(Mapping):
+    """head name -> its LexicalModel, cut from the loaded WordingTable when first asked for: only a
+    finding's "wording:" reason reads one, and building the four at load took ~40 ms of every start."""
+
+    def __init__(self, table: WordingTable):
+        self._table = table
+        self._built: dict[str, LexicalModel] = {}
+
+    def __getitem__(self, name: str) -> LexicalModel:
+        if name not in self._table.names:
+            raise KeyError(name)
+        if name not in self._built:
+            self._built[name] = self._table.model(name)
+        return self._built[name]
+
+    def __iter__(self):
+        return iter(self._table.names)
+
+    def __len__(self) -> int:
+        return len(self._table.names)
 
 
 def _top(scores: np.ndarray, k: int) -> list[int]:
@@ -215,10 +238,15 @@ def load_heads(path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> Heads:
         hidden = ({"hidden_w": z["hidden_w"].astype(np.float32), "hidden_b": z["hidden_b"]}
                   if "hidden_w" in z.files else {})
         names = tuple(str(n) for n in z["names"])
-        lexical = {n: LexicalModel.from_arrays(z[f"lexical_{n}_terms"], z[f"lexical_{n}_idf"], z[f"lexical_{n}_coef"])
-                   for n in names if f"lexical_{n}_terms" in z.files}
-        heads = Heads(names=names, weights=z["weights"], bias=z["bias"],
-                      bank=None, bank_labels=None, bank_texts=None, card=card, _bank_from=z, lexical=lexical, **hidden)
+        table = None
+        if "wording_terms" in z.files:  # one table for all the wording models (since session 12)
+            table = WordingTable.from_arrays(z)
+            lexical = _ModelsOf(table)
+        else:  # a file of one vocabulary per head
+            lexical = {n: LexicalModel.from_arrays(z[f"lexical_{n}_terms"], z[f"lexical_{n}_idf"], z[f"lexical_{n}_coef"])
+                       for n in names if f"lexical_{n}_terms" in z.files}
+        heads = Heads(names=names, weights=z["weights"], bias=z["bias"], bank=None, bank_labels=None,
+                      bank_texts=None, card=card, _bank_from=z, lexical=lexical, _table=table, **hidden)
         if lexical:
             heads.wording_table()
         return heads

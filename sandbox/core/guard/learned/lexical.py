@@ -132,6 +132,7 @@ class WordingTable:
     idf: np.ndarray  # (terms, models) float32
     coef: np.ndarray  # (terms, models) float32
     intercept: np.ndarray  # (models,) float32
+    _terms: list[str] | None = field(default=None, repr=False)  # index -> term
 
     @classmethod
     def of(cls, models: dict[str, LexicalModel]) -> "WordingTable":
@@ -145,6 +146,37 @@ class WordingTable:
             cols = np.fromiter(m.vocab.values(), np.int64, len(m.vocab))
             idf[rows, k], coef[rows, k] = m.idf[cols], m.coef[cols]
         return cls(tuple(models), vocab, idf, coef, np.array([m.intercept for m in models.values()], np.float32))
+
+    def model(self, name: str) -> LexicalModel:
+        """One head's own model, cut from its column (a term is in its vocabulary where its IDF,
+        always >= 1 there, is not 0)."""
+        k = self.names.index(name)
+        rows = np.flatnonzero(self.idf[:, k] > 0)
+        words = self.terms()
+        return LexicalModel(dict(zip([words[r] for r in rows], range(len(rows)))), self.idf[rows, k].copy(),
+                            self.coef[rows, k].copy(), float(self.intercept[k]))
+
+    def terms(self) -> list[str]:
+        if self._terms is None:
+            self._terms = list(self.vocab)  # built as dict(zip(terms, range(n))): insertion order is index order
+        return self._terms
+
+    # -- storage: the table is what heads.npz keeps (one vocabulary to read at load, not four) -------
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        joined = "\n".join(self.terms()).encode("utf-8")
+        return {"wording_names": np.array(self.names), "wording_terms": np.frombuffer(joined, dtype=np.uint8),
+                "wording_idf": self.idf.astype(np.float32), "wording_coef": self.coef.astype(np.float32),
+                "wording_intercept": self.intercept.astype(np.float32)}
+
+    @classmethod
+    def from_arrays(cls, z) -> "WordingTable":
+        words = z["wording_terms"].tobytes().decode("utf-8").split("\n")
+        idf, coef = z["wording_idf"], z["wording_coef"]
+        names = tuple(str(n) for n in z["wording_names"])
+        if not (len(words) == len(idf) == len(coef)) or idf.shape[1:] != (len(names),) or coef.shape != idf.shape:
+            raise ValueError("wording arrays of different lengths")
+        return cls(names, dict(zip(words, range(len(words)))), idf, coef, z["wording_intercept"], words)
 
     def logits(self, counted: Counter) -> np.ndarray:
         """(models,) the logit of each model for a text's `terms()`."""

@@ -33,7 +33,7 @@ DIM = 384
 MAX_TOKENS = 256  # the model was trained on at most 256 word pieces
 WINDOW_TOKENS = 64
 MIN_SENTENCE = 12  # word pieces: a shorter sentence is read together with the next
-WINDOWING = "sentences-v2"  # changes when windows are cut differently (training caches are keyed by it)
+WINDOWING = "sentences-v2, one a run"  # changes when windows are cut or embedded differently (training caches are keyed by it)
 SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f]+[\"')\]\u201d]*\s+|\n\s*")
 # A text this short is embedded whole, as one window. At 128 (v1), 400 characters of harmless text
 # and an attack after them were one window, and the attack was averaged away (p=0.31 -> 0.86 at 64).
@@ -288,29 +288,25 @@ class SentenceEncoder:
     def embed_windows(self, windows: list[Window]):
         return self._embed_ids([w.ids for w in windows])
 
-    def _embed_ids(self, rows: list[tuple[int, ...]], batch: int = 32):
+    def _embed_ids(self, rows: list[tuple[int, ...]]):
         import numpy as np
 
         out = np.zeros((len(rows), DIM), dtype=np.float32)
         with self._lock:
-            todo = []
             for i, r in enumerate(rows):
                 hit = self._cache.get(r)
                 if hit is not None:
                     self._cache.move_to_end(r)
                     out[i] = hit
-                else:
-                    todo.append(i)
-            # Similar lengths together: padding costs as much as real pieces.
-            todo.sort(key=lambda i: len(rows[i]))
-            for k in range(0, len(todo), batch):
-                part = todo[k:k + batch]
-                vecs = self._run([rows[i] for i in part])
-                for i, v in zip(part, vecs):
-                    out[i] = v
-                    self._cache[rows[i]] = v
-                self.encoded_windows += len(part)
-                self.encoded_pieces += sum(len(rows[i]) for i in part)
+                    continue
+                # One window a run. The int8 products quantize their inputs with one scale for the
+                # whole batch, padding included, so a window embedded beside others came out
+                # different (cosine down to 0.95): a text's verdict depended on what it was batched
+                # with, or cached from, and training's batches were not the scanner's. Alone, a
+                # window's embedding is a function of its pieces. Training embeds ~1.8x slower.
+                out[i] = self._cache[r] = self._run([r])[0]
+                self.encoded_windows += 1
+                self.encoded_pieces += len(r)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return out

@@ -45,13 +45,19 @@ FOLDS = 5  # cross-validation folds over train + dev, for calibration
 # flagged (beyond what the rules flag) by any head, out-of-fold; `calibrate` spends it where it
 # catches the most attacks the rules miss. 1.5% -> 1.8% (session 8, one net per head) gave harm the
 # share it needs: blind harm 0.659 -> 0.715, fresh harm 0.705 -> 0.750, for 6 more benign flags of 1,821.
-UNION_FPR = 0.018
+# Session 12 (every window embedded alone): at 1.8%, old blind benign flagged 36 -> 43 of 1,935 and harm
+# 0.794 -> 0.839; at 1.6%, 39 and 0.824.
+UNION_FPR = 0.016
 # Recall each category should reach (issue #11's goals; injection has none, so the jailbreak one).
 # Calibration counts a category's gains at full weight up to its goal and at BEYOND_GOAL after it:
 # counted equally, a benign text bought more summed recall from a small category (907 extraction
 # rows) than from harm (3,991), and harm's share of the budget fell to 0.55% (cv recall 0.72).
 GOALS = {"injection": 0.95, "jailbreak": 0.95, "prompt_leak": 0.90, "harm": 0.80, "toxicity": 0.70}
 BEYOND_GOAL = 0.25
+# Calibration aims this far past each goal: out-of-fold recall on the training rows runs above recall
+# on texts from elsewhere, and aimed exactly at 0.80, harm reached 0.794 on the blind rows (session 11).
+# (Session 12: 0.01 and 0.03 chose the same cuts; what moved harm was embedding windows alone.)
+GOAL_MARGIN = 0.01
 LOOKAHEAD = 40  # benign texts a calibration step may look ahead, to cross a plateau
 L2 = 1.0
 # The heads' hidden layer. On 5-fold cross-validation at 2% benign flagged it lifted recall over a
@@ -335,7 +341,7 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
 
     def value(fl):
         hit = np.logical_or.reduce(fl)
-        caught = sum(_toward_goal(float((hit | ruled)[pos[c]].mean()), GOALS[c]) for c in HEADS if pos[c].any())
+        caught = sum(_toward_goal(float((hit | ruled)[pos[c]].mean()), GOALS[c] + GOAL_MARGIN) for c in HEADS if pos[c].any())
         return caught, int((hit & ~ruled)[benign_in].sum())
 
     ks = {h: 0 for h in HEADS}
@@ -479,7 +485,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         "splits": {name: share for name, share in SPLITS},
         "fpr_shares": shares,  # out-of-fold share of benign inputs each head flags alone
         "union_fpr_target": UNION_FPR,
-        "recall_goals": GOALS,  # what calibration spends the budget toward (see calibrate)
+        "recall_goals": GOALS, "goal_margin": GOAL_MARGIN,  # what calibration spends the budget toward (see calibrate)
         "hidden": HIDDEN,
         "ensemble": ENSEMBLE,
         "lexical_heads": list(LEXICAL_HEADS),

@@ -14,6 +14,7 @@ from sandbox.core.guard import Redactor, learned, load_policy
 from sandbox.core.guard.learned import heads as heads_mod
 from sandbox.core.guard.learned import evaluate as ev
 from sandbox.core.guard.learned import train
+from sandbox.core.guard.learned.lexical import terms
 from sandbox.core.guard.stream import GuardedStream
 
 BENIGN_400 = ("I have been planning a small vegetable garden behind the house this spring. The soil is clay, "
@@ -188,7 +189,7 @@ def test_training_reads_each_windows_wording_as_the_scanner_does(lay, monkeypatc
     lay.scan(text, "input")
     parts = train.window_parts(lay.encoder, [train.Row(text, frozenset({"injection"}), "input", "t", "")])[0]
     assert len(seen) == len(lay.encoder.windows(text)) + 1 > 2
-    assert parts == seen and parts[-1] == text
+    assert seen == [terms(p) for p in parts] and parts[-1] == text  # the scanner hands the heads each part's terms
     short = train.window_parts(lay.encoder, [train.Row(ATTACK, frozenset({"injection"}), "input", "t", "")])[0]
     assert short == [ATTACK]
 

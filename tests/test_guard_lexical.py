@@ -102,5 +102,8 @@ def test_the_table_is_what_the_heads_file_keeps_and_gives_each_model_back(tmp_pa
         for name, m in (("harm", a), ("jailbreak", b)):  # each model cut from its column: same logit, same reasons
             assert back.lexical[name].logit(text) == pytest.approx(m.logit(text), abs=1e-5)
             assert set(back.lexical[name].reasons(text)) == set(m.reasons(text))
+            # what a finding says, read from the table with the text's terms counted once
+            assert back.wording_table().reasons(lexical.terms(text), name) == m.reasons(text)
+    assert "toxicity" not in back.lexical and "harm" in back.lexical
     with pytest.raises(KeyError):
         back.lexical["toxicity"]

@@ -68,6 +68,7 @@ class LearnedLayer:
         import numpy as np
 
         from sandbox.core.guard.learned.heads import LOCAL_HEADS, STAGE_HEADS, text_score, wording_parts
+        from sandbox.core.guard.learned.lexical import terms
 
         names = [n for n in STAGE_HEADS[stage] if n in self.heads.names]
         if not names:
@@ -98,22 +99,27 @@ class LearnedLayer:
             mean = vecs.mean(0)
             vecs = np.vstack([vecs, mean / max(float(np.linalg.norm(mean)), 1e-12)])
             wins = [*wins, Window(wins[0].start, wins[-1].end, ())]
-        said = [self.heads.wording(p, names) for p in parts]
+        counted = [terms(p) for p in parts]
+        said = [self.heads.wording(c, names) for c in counted]
         wording = {n: np.array([d[n] for d in said]) for n in said[0]} if said and said[0] else None
         probs = self.heads.probabilities(vecs, names, wording=wording)
         n_windows = len(wins) - 1 if len(wins) > 1 else 1  # the last "window" of several is their mean
         out = []
+        sims: dict[int, np.ndarray] = {}  # window -> its similarity to the bank, shared by the heads it fired
         for j, name in enumerate(names):
             p, best = text_score(probs[:, j], n_windows, name in LOCAL_HEADS)
             if p < MIN_SCORE:
                 continue
             w = wins[best]
             s, e = seen_text.span(max(0, w.start - len(prefix)), max(0, w.end - len(prefix)))
-            near = self.heads.neighbours(vecs[best], k=3, prefer=name)
+            if best not in sims:
+                sims[best] = self.heads.similarities(vecs[best])
+            near = self.heads.neighbours(vecs[best], k=3, prefer=name, sims=sims[best])
             detail = f"{DETAIL[name]} (p={p:.2f}); nearest: " + "; ".join(
                 f"{n.label} {n.similarity:.2f} “{_cut(n.text, 48)}”" for n in near[:2])
             if name in self.heads.lexical:
-                words = self.heads.lexical[name].reasons(full[wins[best].start:wins[best].end])
+                # The words of the part the head read for that window (its own, or the whole text's for the mean)
+                words = self.heads.wording_table().reasons(counted[best], name)
                 if words:
                     detail += "; wording: " + ", ".join(f"“{w}”" for w in words)
             out.append(Finding(f"learned.{name}", CATEGORY[name], p, (s, e), detail, neighbours=near))

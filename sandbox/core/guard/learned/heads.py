@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,12 +104,12 @@ class Heads:
                     self.bank_labels, self.bank_texts = z["bank_labels"], z["bank_texts"]
                     self.bank = z["bank"]
 
-    def wording(self, text: str, names: tuple[str, ...] | list[str] | None = None) -> dict[str, float]:
-        """The lexical logit of `text` for each head (of `names`) that has a wording model."""
+    def wording(self, text: str | Counter, names: tuple[str, ...] | list[str] | None = None) -> dict[str, float]:
+        """The lexical logit of `text` (or its `terms()`) for each head (of `names`) that has a wording model."""
         if not any(names is None or n in names for n in self.lexical):
             return {}
         table = self.wording_table()
-        z = table.logits(terms(text))  # each term looked up once for all the heads' models
+        z = table.logits(text if isinstance(text, Counter) else terms(text))  # each term looked up once for all the heads
         return {n: float(z[k]) for k, n in enumerate(table.names) if names is None or n in names}
 
     def wording_table(self) -> WordingTable:
@@ -138,13 +139,25 @@ class Heads:
     def index(self, name: str) -> int:
         return self.names.index(name)
 
-    def neighbours(self, vec: np.ndarray, k: int = 3, prefer: str | None = None) -> list[Neighbour]:
-        """The `k` training examples nearest to `vec` (cosine). With `prefer`, the nearest of that label
-        come first (they are why the head fired), then the nearest overall of any other label."""
+    def read_bank(self) -> np.ndarray:
+        """The neighbour bank as floats, read and converted on first use (the first finding's ~60 ms)."""
         self._ensure_bank()
         if self._bank_f32 is None:  # converted once: the int8 bank is what ships, floats are what multiply fast
             self._bank_f32 = self.bank.astype(np.float32) / 127.0
-        sims = self._bank_f32 @ vec
+        return self._bank_f32
+
+    def similarities(self, vec: np.ndarray) -> np.ndarray:
+        """(examples,) cosine of `vec` to every example in the bank. One pass over the bank (24 MB
+        of floats, ~2 ms): a scan computes it once per window shown, for all the heads it fired."""
+        return self.read_bank() @ vec
+
+    def neighbours(self, vec: np.ndarray, k: int = 3, prefer: str | None = None,
+                   sims: np.ndarray | None = None) -> list[Neighbour]:
+        """The `k` training examples nearest to `vec` (cosine). With `prefer`, the nearest of that label
+        come first (they are why the head fired), then the nearest overall of any other label.
+        `sims`: `self.similarities(vec)` when already computed."""
+        if sims is None:
+            sims = self.similarities(vec)
         chosen: list[int] = []
         if prefer:
             chosen = _top(np.where(self._has_label(prefer), sims, -np.inf), k - 1 or 1)
@@ -154,10 +167,13 @@ class Heads:
         return [Neighbour(str(self.bank_texts[i]), str(self.bank_labels[i]), float(sims[i])) for i in chosen]
 
     def _has_label(self, label: str) -> np.ndarray:
-        """Which bank rows carry `label` (computed once a label: 15k string splits took 18 ms a finding)."""
+        """Which bank rows carry `label`. The bank's ~15k "+"-joined labels are a few dozen distinct
+        strings: each is split once, not each row (15k splits took 9 ms at a label's first finding)."""
         mask = self._label_masks.get(label)
         if mask is None:
-            mask = self._label_masks[label] = np.array([label in str(t).split("+") for t in self.bank_labels])
+            distinct, row_of = np.unique(self.bank_labels, return_inverse=True)
+            has = np.array([label in str(t).split("+") for t in distinct], dtype=bool)
+            mask = self._label_masks[label] = has[row_of.reshape(-1)]
         return mask
 
     def save(self, path: Path = HEADS_FILE, card_path: Path = CARD_FILE) -> None:
@@ -194,6 +210,9 @@ class _ModelsOf(Mapping):
 
     def __len__(self) -> int:
         return len(self._table.names)
+
+    def __contains__(self, name) -> bool:  # Mapping's would build the model to answer
+        return name in self._table.names
 
 
 def _top(scores: np.ndarray, k: int) -> list[int]:

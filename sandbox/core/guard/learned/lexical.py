@@ -55,6 +55,19 @@ def terms(text: str) -> Counter:
     return out
 
 
+def _strongest_words(push: np.ndarray, index: np.ndarray, names: list[str], k: int) -> list[str]:
+    """Up to `k` words and word pairs with the largest positive `push` (term `index[j]`'s share of
+    the logit), a word not repeated inside a pair already chosen."""
+    out: list[str] = []
+    for j in np.argsort(-push, kind="stable"):
+        term = names[int(index[j])]
+        if push[j] <= 0 or len(out) >= k:
+            break
+        if term.startswith("w:") and not any(term[2:] in o or o in term[2:] for o in out):
+            out.append(term[2:])
+    return out
+
+
 def _lookup(vocab: dict[str, int], counted: Counter) -> tuple[np.ndarray, np.ndarray]:
     """(indices, 1 + log(count)) of the counted terms that are in `vocab`."""
     idx, tf = [], []
@@ -94,15 +107,7 @@ class LexicalModel:
             return []
         if self._terms is None:
             self._terms = sorted(self.vocab, key=self.vocab.get)
-        push = v * self.coef[i]
-        out = []
-        for j in np.argsort(-push, kind="stable"):
-            term = self._terms[int(i[j])]
-            if push[j] <= 0 or len(out) >= k:
-                break
-            if term.startswith("w:") and not any(term[2:] in o or o in term[2:] for o in out):
-                out.append(term[2:])
-        return out
+        return _strongest_words(v * self.coef[i], i, self._terms, k)
 
     # -- storage: three arrays in heads.npz ------------------------------------------------------
 
@@ -155,6 +160,17 @@ class WordingTable:
         words = self.terms()
         return LexicalModel(dict(zip([words[r] for r in rows], range(len(rows)))), self.idf[rows, k].copy(),
                             self.coef[rows, k].copy(), float(self.intercept[k]))
+
+    def reasons(self, counted: Counter, name: str, k: int = 3) -> list[str]:
+        """`LexicalModel.reasons` of head `name`'s model for a text's `terms()`, read from its column
+        (the same words, in the same order: a term outside its vocabulary has IDF 0 and pushes 0)."""
+        col = self.names.index(name)
+        i, tf = _lookup(self.vocab, counted)
+        if not len(i):
+            return []
+        v = tf * self.idf[i, col]
+        v = v / max(float(np.linalg.norm(v)), 1e-12)
+        return _strongest_words(v * self.coef[i, col], i, self.terms(), k)
 
     def terms(self) -> list[str]:
         if self._terms is None:

@@ -15,6 +15,14 @@ from sandbox.core.guard.model import Finding
 from sandbox.core.guard.text import Folded
 
 META_DISCOUNT = 0.35
+_PATTERNS: list["LazyPattern"] = []  # every rule's pattern, for compile_all
+
+
+def compile_all() -> None:
+    """Compile every rule's regex now (~50 ms for the ~130): for a batch of scans, so the first text
+    that wakes a rule is not timed with its compilation."""
+    for p in _PATTERNS:
+        p.compiled
 
 
 class LazyPattern:
@@ -24,6 +32,7 @@ class LazyPattern:
 
     def __init__(self, source: str, flags: int = 0):
         self.source, self.flags, self._compiled = source, flags, None
+        _PATTERNS.append(self)
 
     @property
     def compiled(self) -> re.Pattern:

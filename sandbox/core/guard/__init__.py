@@ -22,11 +22,11 @@ from sandbox.core.guard.policy import CategoryPolicy, GuardPolicy, load_policy
 from sandbox.core.guard.redact import Redactor
 
 
-
 def warm_up() -> None:
     """Do now what the first scans would do on the way: compile every rule's regex (~50 ms) and,
     when the learned layer is on, read its neighbour bank (~60 ms). For a batch of scans, so that
     each text's time is its own scan's."""
+    import sandbox.core.guard.scan  # noqa: F401 - imports every scanner, whose rules register their patterns
     from sandbox.core.guard import learned
     from sandbox.core.guard.scanners.attack import compile_all
 

@@ -65,7 +65,7 @@ def register(sub) -> None:
     c.set_defaults(func=chat)
 
 
-def _open_session(args):
+def _open_session(args, cost_worker=None):
     from dataclasses import replace
 
     from sandbox.core import settings
@@ -75,8 +75,13 @@ def _open_session(args):
     changes = {"mode": args.memory, "last_k": args.last_k, "reserve_output": args.reserve_output, "summary": args.summary,
                "recall": args.recall, "recall_k": args.recall_k}
     window = replace(window, **{k: v for k, v in changes.items() if v is not None}).validated()
-    session = Session.open(model=args.model, models_file=args.models, log=not args.no_log,
-                           session_id=args.session, n_ctx=args.n_ctx, window=window)
+    try:
+        session = Session.open(model=args.model, models_file=args.models, log=not args.no_log,
+                               session_id=args.session, n_ctx=args.n_ctx, window=window, cost_worker=cost_worker)
+    except BaseException:
+        if cost_worker is not None:
+            cost_worker.close()
+        raise
     for warning in getattr(session.engine, "warnings", ()):  # a served model: plain http, unknown n_ctx
         print(f"sandbox: warning: {warning}", file=sys.stderr)
     return session
@@ -182,13 +187,21 @@ def badge(turn) -> str:
     return "[" + " · ".join(str(p) for p in parts) + "]"
 
 
+def _cost_worker(args):
+    """Started first, so the child loads the price table on the core this process leaves idle
+    while it imports and loads the model (core/tokens/cost_worker.py says why)."""
+    from sandbox.core.tokens.cost_worker import CostWorker
+
+    return CostWorker.start(args.models)
+
+
 def run(args) -> int:
     from sandbox.core.errors import SandboxError
 
     text = read_text("-", "sandbox run sends") if args.prompt == "-" else args.prompt
     if not text.strip():
         raise SandboxError("the prompt is empty; pass some text (or '-' to read stdin)")
-    session = _open_session(args)
+    session = _open_session(args, _cost_worker(args))
     try:
         turn = _one_turn(session, _options(args, session).replace(text=text), args.json)
     finally:
@@ -197,7 +210,7 @@ def run(args) -> int:
 
 
 def chat(args) -> int:
-    session = _open_session(args)
+    session = _open_session(args, _cost_worker(args))
     opts = _options(args, session)
     try:
         for n, raw in enumerate(sys.stdin.buffer, start=1):

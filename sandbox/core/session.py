@@ -30,6 +30,7 @@ from sandbox.core.sampling import SamplingParams
 from sandbox.core.store import Store
 from sandbox.core.tokens import CacheReuse, PriceTable, local_energy
 from sandbox.core.tokens import prices
+from sandbox.core.tokens.cost_worker import CostWorker
 from sandbox.core.turn import Regenerates, Sample, Timings, Turn, TurnRequest, Usage
 
 
@@ -82,6 +83,7 @@ class Session:
         self.window = SlidingWindow(window)
         self.policy = policy or load_policy()
         self.prices = PriceTable.for_registry(registry)
+        self.cost_worker: CostWorker | None = None
         self.history: list[PastTurn] = []
         self.summary = summary_memory.Summary()
         self.recaller = recall.Recaller(store)  # retrieval memory: turn embeddings, stored in the log once
@@ -100,8 +102,11 @@ class Session:
 
     @classmethod
     def open(cls, *, model: str | None = None, models_file: str | None = None, log: bool = True,
-             session_id: str | None = None, n_ctx: int | None = None, window: WindowSettings | None = None) -> "Session":
-        """Load the model (slow: call from a worker in the TUI) and, to resume, the logged session."""
+             session_id: str | None = None, n_ctx: int | None = None, window: WindowSettings | None = None,
+             cost_worker: CostWorker | None = None) -> "Session":
+        """Load the model (slow: call from a worker in the TUI) and, to resume, the logged session.
+        `cost_worker`: a child process that prices the turns (headless commands), so this process
+        does not load the price table beside the model."""
         registry = config.load(models_file)
         store = Store.open() if log or session_id else None
         spec = registry.get(model)
@@ -117,9 +122,10 @@ class Session:
         mine = user_settings.load()  # <config dir>/config.toml: memory defaults, energy
         if window is None:
             window = mine.memory
-        _preload_in_background()
+        _preload_in_background(prices_too=cost_worker is None)
         engine = backend.load(spec, n_ctx=n_ctx)
         session = cls(engine=engine, spec=spec, registry=registry, store=store, session_id=session_id, window=window)
+        session.cost_worker = cost_worker
         session.energy = mine.energy
         if past:
             session._created = True
@@ -217,6 +223,8 @@ class Session:
 
     def close(self) -> None:
         self.engine.close()
+        if self.cost_worker is not None:
+            self.cost_worker.close()
         if self.store:
             self.store.close()
 
@@ -442,7 +450,7 @@ class Session:
         finish = samples[chosen].finish_reason
         answer = vote.winner if vote else samples[chosen].answer
         reuse = CacheReuse(stats.cached_tokens, stats.prompt_tokens, self.costs[-1] if self.costs else None)
-        cost = self.prices.chat_cost(prep.messages, [s.output for s in samples], reuse)
+        cost = self._chat_cost(prep.messages, [s.output for s in samples], reuse)
         turn = self._turn_object(turn_id, idx, prep, opts, output, answer, samples, vote, stats, cost, guard_log,
                                  blocked, finish, cold)
         self._decoding_fields(turn, opts, stats.samples[chosen])
@@ -454,6 +462,15 @@ class Session:
         if finish not in ("cancelled", "error") and not blocked and opts.history:
             self.history.append(PastTurn(idx, prep.rendered.user, output, self._turn_tokens(prep.rendered.user, output)))
         yield TurnDone(turn)
+
+    def _chat_cost(self, messages, outputs: list[str], reuse: CacheReuse) -> dict:
+        """The turn's hosted cost: from the cost worker when there is one, else in this process."""
+        if self.cost_worker is not None:
+            cost = self.cost_worker.chat_cost(messages, outputs, reuse, self.prices.when)
+            if cost is not None:
+                return cost
+            self.cost_worker = None  # it failed once: the rest of the session prices in-process
+        return self.prices.chat_cost(messages, outputs, reuse)
 
     # ---- decoding options: logprobs, constrained output, beam search ------------------------------
 
@@ -634,7 +651,7 @@ def _sample_room_notes(n_ctx: int, prompt_tokens: int, n: int, max_tokens: int) 
             f"prompt: each sample gets at most {room} tokens (lower --samples or --max-tokens, or raise --n-ctx)"]
 
 
-def _preload() -> None:
+def _preload(prices_too: bool = True) -> None:
     """While the model loads: the guard's rules (~130 patterns compile on import) and its learned
     layer, which the first input scan waits for, then the cost line's price table and encodings,
     wanted after the reply. One thread, in that order: all of it is Python work taking turns at the
@@ -643,13 +660,14 @@ def _preload() -> None:
     from sandbox.core.guard import scan  # noqa: F401
 
     learned_guard.layer()
-    prices.preload()
+    if prices_too:  # else a cost worker process loads them, off this process's GIL
+        prices.preload()
 
 
-def _preload_in_background() -> threading.Thread:
+def _preload_in_background(prices_too: bool = True) -> threading.Thread:
     # Not a daemon: a process that exits early (a bad flag, a server saying 401) would otherwise kill
     # the thread inside onnxruntime's C++ and abort. Exit waits for the load instead, under a second.
-    t = threading.Thread(target=_preload, name="session-preload")
+    t = threading.Thread(target=_preload, args=(prices_too,), name="session-preload")
     t.start()
     return t
 

@@ -228,10 +228,15 @@ def test_blind_split_quality(blind):
     # cosine 0.05) and calibrates to a 1.6% budget: on the old rows harm 0.794 -> 0.824, jailbreak
     # 0.955 -> 0.949, prompt_leak 0.932 -> 0.919, injection 0.841 -> 0.832 (ij rows 0.547 -> 0.509),
     # benign 36 -> 39 of 1,935.
-    assert both.recall["jailbreak"] >= 0.94, both.recall
-    assert both.recall["injection"] >= 0.71, both.recall
-    assert both.recall["prompt_leak"] >= 0.90, both.recall
-    assert both.recall["toxicity"] >= 0.74, both.recall
+    # Session 14 adds 1,340 rows (285 here: toxic replies in other registers and 14 languages, where the
+    # old heads measured toxicity 0.484, harmful requests with benign twins, extraction attempts) and
+    # weighs harm twice in a 1.9% budget: on the old rows harm 0.824 -> 0.825, injection 0.729 -> 0.777,
+    # jailbreak 0.949 -> 0.958, prompt_leak 0.919 -> 0.932, toxicity 0.775 -> 0.801, benign 41 -> 34 of
+    # 2,120. The whole split's toxicity (0.739) carries the new, harder rows (0.604); its floor follows.
+    assert both.recall["jailbreak"] >= 0.95, both.recall
+    assert both.recall["injection"] >= 0.75, both.recall
+    assert both.recall["prompt_leak"] >= 0.92, both.recall
+    assert both.recall["toxicity"] >= 0.72, both.recall
     assert both.recall["harm"] >= 0.80, both.recall
     for lab in both.recall:  # the learned layer adds recall; it never costs any
         assert both.recall[lab] >= rules.recall.get(lab, 0) + 0.1

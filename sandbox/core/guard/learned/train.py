@@ -46,14 +46,21 @@ FOLDS = 5  # cross-validation folds over train + dev, for calibration
 # catches the most attacks the rules miss. 1.5% -> 1.8% (session 8, one net per head) gave harm the
 # share it needs: blind harm 0.659 -> 0.715, fresh harm 0.705 -> 0.750, for 6 more benign flags of 1,821.
 # Session 12 (every window embedded alone): at 1.8%, old blind benign flagged 36 -> 43 of 1,935 and harm
-# 0.794 -> 0.839; at 1.6%, 39 and 0.824.
-UNION_FPR = 0.016
+# 0.794 -> 0.839; at 1.6%, 39 and 0.824. Session 14's 1,340 rows (hard benign twins among them) took
+# harm on those rows to 0.786 at 1.6%, with 34 benign flagged: 1.7%.
+UNION_FPR = 0.019
 # Recall each category should reach (issue #11's goals; injection has none, so the jailbreak one).
 # Calibration counts a category's gains at full weight up to its goal and at BEYOND_GOAL after it:
 # counted equally, a benign text bought more summed recall from a small category (907 extraction
 # rows) than from harm (3,991), and harm's share of the budget fell to 0.55% (cv recall 0.72).
 GOALS = {"injection": 0.95, "jailbreak": 0.95, "prompt_leak": 0.90, "harm": 0.80, "toxicity": 0.70}
 BEYOND_GOAL = 0.25
+# How much a point of each category's recall is worth to calibration. Harm is the category users meet
+# most (the largest of the public red-team sets) and the hardest per benign text flagged: with 1,340
+# more rows (session 14: harder benign twins, new extraction and toxicity data), the other heads grew
+# more efficient and harm's share of the budget fell 0.88% -> 0.67%, its recall on the old blind rows
+# 0.824 -> 0.786.
+WEIGHTS = {"harm": 2.0}
 # Calibration aims this far past each goal: out-of-fold recall on the training rows runs above recall
 # on texts from elsewhere, and aimed exactly at 0.80, harm reached 0.794 on the blind rows (session 11).
 # (Session 12: 0.01 and 0.03 chose the same cuts; what moved harm was embedding windows alone.)
@@ -322,7 +329,7 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
     `UNION_FPR` of benign inputs newly flagged by some head, is spent greedily where it catches most
     of what the rules miss: each step lowers the one head's cut (by up to `LOOKAHEAD` benign texts)
     that adds the most attacks caught, summed over the categories' recalls (each counted fully up to
-    its goal in GOALS, at BEYOND_GOAL past it), per benign text newly flagged. A benign text the
+    its goal in GOALS, at BEYOND_GOAL past it, times its WEIGHTS), per benign text newly flagged. A benign text the
     rules already flag costs nothing, an attack they already catch gains nothing. Toxicity on replies is the only output head: its cut is also kept at or above the one
     that flags `UNION_FPR` of benign replies."""
     benign_in = np.array([r.labels == {"benign"} and r.stage == "input" for r in rows])
@@ -341,7 +348,8 @@ def calibrate(rows: list[Row], oof: dict[str, np.ndarray], say=lambda m: None,
 
     def value(fl):
         hit = np.logical_or.reduce(fl)
-        caught = sum(_toward_goal(float((hit | ruled)[pos[c]].mean()), GOALS[c] + GOAL_MARGIN) for c in HEADS if pos[c].any())
+        caught = sum(WEIGHTS.get(c, 1.0) * _toward_goal(float((hit | ruled)[pos[c]].mean()), GOALS[c] + GOAL_MARGIN)
+                     for c in HEADS if pos[c].any())
         return caught, int((hit & ~ruled)[benign_in].sum())
 
     ks = {h: 0 for h in HEADS}
@@ -485,7 +493,7 @@ def train(encoder, rows: list[Row] | None = None, progress=None, cache: Path | N
         "splits": {name: share for name, share in SPLITS},
         "fpr_shares": shares,  # out-of-fold share of benign inputs each head flags alone
         "union_fpr_target": UNION_FPR,
-        "recall_goals": GOALS, "goal_margin": GOAL_MARGIN,  # what calibration spends the budget toward (see calibrate)
+        "recall_goals": GOALS, "goal_margin": GOAL_MARGIN, "recall_weights": WEIGHTS,  # what calibration spends the budget toward (see calibrate)
         "hidden": HIDDEN,
         "ensemble": ENSEMBLE,
         "lexical_heads": list(LEXICAL_HEADS),

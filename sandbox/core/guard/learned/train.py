@@ -46,8 +46,9 @@ FOLDS = 5  # cross-validation folds over train + dev, for calibration
 # catches the most attacks the rules miss. 1.5% -> 1.8% (session 8, one net per head) gave harm the
 # share it needs: blind harm 0.659 -> 0.715, fresh harm 0.705 -> 0.750, for 6 more benign flags of 1,821.
 # Session 12 (every window embedded alone): at 1.8%, old blind benign flagged 36 -> 43 of 1,935 and harm
-# 0.794 -> 0.839; at 1.6%, 39 and 0.824. Session 14's 1,340 rows (hard benign twins among them) took
-# harm on those rows to 0.786 at 1.6%, with 34 benign flagged: 1.7%.
+# 0.794 -> 0.839; at 1.6%, 39 and 0.824. Session 14 (1,340 more rows, hard benign twins among them, and
+# WEIGHTS below), on the same old blind rows: at 1.6% without the weight harm 0.786; at 1.7% with it
+# injection 0.729 -> 0.669; at 1.9% every category at or above before, benign flagged 41 -> 34 of 2,120.
 UNION_FPR = 0.019
 # Recall each category should reach (issue #11's goals; injection has none, so the jailbreak one).
 # Calibration counts a category's gains at full weight up to its goal and at BEYOND_GOAL after it:

@@ -85,11 +85,13 @@ class CostWorker:
         return reply.get("cost") if isinstance(reply, dict) and isinstance(reply.get("cost"), dict) else None
 
     def close(self) -> None:
-        """End the child: its input closes and it exits (it also does if this process dies)."""
+        """End the child: its input closes and it exits (it also does if this process dies). It is
+        reaped on a thread: one still loading would otherwise hold up the end of the command."""
         try:
             self._proc.stdin.close()
         except OSError:
             pass
+        threading.Thread(target=self._proc.wait, name="cost-worker-reaper", daemon=True).start()
 
 
 # ---- the child --------------------------------------------------------------------------------

@@ -601,3 +601,37 @@ def test_a_process_that_exits_while_the_encoder_loads_exits_cleanly(delay):
     code = f"import time; from sandbox.core import session; session._preload_in_background(); time.sleep({delay})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr
+
+
+def test_encoder_threads_spin_only_where_asked_and_embed_the_same(lay):
+    # A process that decodes beside the encoder keeps it from spinning (it cost decoding ~8%);
+    # `guard scan` and training let it spin while a run lasts. The choice must not move a verdict.
+    from sandbox.core.encoder import SentenceEncoder
+
+    def entry(enc, key):
+        return enc._session.get_session_options().get_session_config_entry(key)
+
+    assert entry(lay.encoder, "session.intra_op.allow_spinning") == "0"  # the test process: the default
+    fast = SentenceEncoder.load(spin=True)
+    assert entry(fast, "session.intra_op.allow_spinning") == "1"
+    assert entry(fast, "session.force_spinning_stop") == "1"  # no core spinning between runs
+    texts = [ATTACK, BENIGN_400, "¿Dónde está la biblioteca?", "x" * 300]
+    lay.encoder._cache.clear()
+    import numpy as np
+
+    assert np.array_equal(fast.embed(texts), lay.encoder.embed(texts))
+
+
+def test_guard_scan_lets_the_encoder_spin(tmp_path):
+    # A child process, so the choice is the command's own (this process's encoder is already loaded).
+    import subprocess
+    import sys
+
+    code = ("import sys; from sandbox.cli import main; from sandbox.core import encoder; "
+            "rc = main(['guard', 'scan', sys.argv[1]]); "
+            "print(encoder._shared._session.get_session_options().get_session_config_entry('session.intra_op.allow_spinning'))")
+    f = tmp_path / "t.txt"
+    f.write_text("hello there\n")
+    out = subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "1"

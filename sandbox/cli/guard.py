@@ -118,9 +118,10 @@ def _printable(s: str, limit: int = 160) -> str:
 
 
 def run_scan(args) -> int:
-    from sandbox.core.guard import Redactor, load_policy
+    from sandbox.core import encoder
+    from sandbox.core.guard import Redactor, learned, load_policy
 
-    from sandbox.core.guard import learned
+    encoder.spin_while_running()  # nothing decodes here: the encoder may have the cores
 
     texts = read_texts(args.file, args.jsonl)
     policy = load_policy(args.policy)
@@ -175,8 +176,11 @@ def run_scan(args) -> int:
 
 
 def run_eval(args) -> int:
+    from sandbox.core import encoder
     from sandbox.core.guard import learned, load_policy
     from sandbox.core.guard.learned import evaluate as ev
+
+    encoder.spin_while_running()
 
     policy = load_policy(args.policy)
     st = learned.status()
@@ -220,7 +224,7 @@ def run_train(args) -> int:
     if args.extract:
         counts = sources.extract(Path(args.extract))
         print("extracted " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
-    enc = SentenceEncoder.load()
+    enc = SentenceEncoder.load(spin=True)  # embeds every window alone: spinning shortens each run
     from sandbox.core import paths
 
     cache = None if args.no_cache else paths.home() / "guard-train-embeddings.npz"

@@ -635,3 +635,15 @@ def test_guard_scan_lets_the_encoder_spin(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "1"
+
+
+def test_a_session_reads_the_neighbour_bank_in_the_background(lay):
+    # Read at a reply's first finding, the bank stalled the stream there for 140-270 ms.
+    from sandbox.core import session
+
+    heads = learned.layer().heads  # the process's layer now (a test above may have loaded it again)
+    heads._bank_f32 = None
+    session._preload(prices_too=False)
+    bank = heads._bank_f32
+    assert bank is not None and bank.dtype.name == "float32"
+    assert abs(float(bank[0] @ bank[0]) - 1) < 0.02  # unit rows, as the int8 bank encodes them

@@ -659,7 +659,12 @@ def _preload(prices_too: bool = True) -> None:
     1,355 ms instead of 745)."""
     from sandbox.core.guard import scan  # noqa: F401
 
-    learned_guard.layer()
+    layer = learned_guard.layer()
+    if layer is not None:
+        # The neighbour bank, read at a reply's first finding, stalled the stream there for 140-270 ms
+        # (`sandbox run`, a story whose toxicity score passed the reporting floor). The input scan
+        # does not wait for this: the layer is marked loaded above.
+        layer.heads.read_bank()
     if prices_too:  # else a cost worker process loads them, off this process's GIL
         prices.preload()
 

@@ -49,3 +49,28 @@ def test_the_first_text_is_shown_after_about_a_hundred_characters():
             first = arrived
     assert first is not None and first <= HOLD + FIRST + 4 < 2 * HOLD
     assert g.released and text.startswith(g.released)
+
+
+def test_segments_end_after_a_sentence_when_one_ends_in_reach():
+    # The learned layer reads a reply by sentence: a segment cut inside a sentence had that sentence
+    # encoded twice, cut off and then whole.
+    text = "The keeper climbed the stairs at dusk. He lit the lamp and watched the sea below. " * 6
+    g = GuardedStream(load_policy(), Redactor())
+    segments = []
+    orig = g._release
+    g._release = lambda seg: (segments.append(seg), orig(seg))[1]
+    shown = "".join(g.feed(text[i:i + 3]) for i in range(0, len(text), 3)) + g.flush()
+    assert shown == text
+    assert len(segments) > 3
+    # The first segment is the reply's first ~24 characters (FIRST): no sentence has ended by then.
+    assert all(s.endswith(". ") for s in segments[1:-1]), segments
+
+
+def test_without_a_sentence_end_in_reach_segments_still_end_between_words():
+    text = "and then the keeper walked on along the shore " * 12
+    g = GuardedStream(load_policy(), Redactor())
+    segments = []
+    orig = g._release
+    g._release = lambda seg: (segments.append(seg), orig(seg))[1]
+    "".join(g.feed(text[i:i + 3]) for i in range(0, len(text), 3)) + g.flush()
+    assert len(segments) > 3 and all(s.endswith(" ") for s in segments[:-1])

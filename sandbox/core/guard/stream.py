@@ -9,6 +9,7 @@ stops the stream. The full reply is scanned again at the end, and that result is
 
 from __future__ import annotations
 
+from sandbox.core.encoder import SENTENCE_END as _SENTENCE_END
 from sandbox.core.guard.redact import Redactor
 
 HOLD = 96  # characters held back: longer than any PII value the scanners look for
@@ -48,6 +49,12 @@ class GuardedStream:
 
     def _cut_point(self, limit: int) -> int | None:
         p = self.pending
+        # After a sentence when one ends in reach: the learned layer reads a reply by sentence, and a
+        # segment ending inside one had it encoded twice, cut off now and whole at the next release
+        # (a reply's windows were ~1.7x its word pieces).
+        ends = [m.end() for m in _SENTENCE_END.finditer(p, 0, limit) if m.end() >= min(limit, FIRST)]
+        if ends and p[ends[-1] - 1].isspace() and ends[-1] < len(p) and not p[ends[-1]].isspace():
+            return ends[-1]
         for i in range(limit - 1, 0, -1):
             if p[i] == " " and p[i - 1].isalpha() and i + 1 < len(p) and p[i + 1].isalpha():
                 return i + 1

@@ -12,6 +12,8 @@ PROMPT="Write a short story about a lighthouse keeper."
 cat > "$PLAIN" <<PYEOF
 import os, llama_cpp
 from sandbox.core.paths import bundled_model
+from sandbox.core.llama_cpu import avoid_crashing_paths
+avoid_crashing_paths()  # sandbox's model parameters: on an AMX CPU llama.cpp's defaults crash
 llm = llama_cpp.Llama(model_path=str(bundled_model()), n_ctx=8192, n_threads=os.cpu_count(), n_threads_batch=os.cpu_count(), verbose=False)
 msgs = [{"role": "user", "content": "$PROMPT"}]
 out = llm.create_chat_completion(msgs, max_tokens=256, temperature=0.7, top_p=0.95, top_k=40, min_p=0.05,

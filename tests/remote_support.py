@@ -23,13 +23,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_SERVER_MAIN = ("import runpy; from sandbox.core.llama_cpu import avoid_crashing_paths; avoid_crashing_paths(); "
+                "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
+
+
 class LlamaCppServer:
     """`python -m llama_cpp.server` on the bundled model, on a free loopback port."""
 
     def __init__(self, model: Path, log: Path):
         self.port = free_port()
         self.log = log
-        args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+        # llama_cpp.server itself, started with the model parameters sandbox's engine uses: on a CPU
+        # with AMX, llama.cpp's defaults crash it at the first prompt (core/llama_cpu.py).
+        args = [sys.executable, "-c", _SERVER_MAIN, "--model", str(model), "--host", "127.0.0.1",
                 "--port", str(self.port), "--n_ctx", "2048", "--logits_all", "true",
                 "--interrupt_requests", "false",  # its default cuts a stream off when the next request arrives
                 "--n_threads", str(max(1, (os.cpu_count() or 2) // 2))]

@@ -32,7 +32,7 @@ import numpy as np
 from llama_cpp import _internals as internals
 from llama_cpp import llama_chat_format
 
-from sandbox.core import blas
+from sandbox.core import blas, llama_cpu
 from sandbox.core.backend import (Capabilities, Generation, GenerationStats, Piece, SampleStats,  # noqa: F401
                                   TokenLogprob)
 from sandbox.core.errors import SandboxError
@@ -269,7 +269,7 @@ class Engine:
             raise SandboxError(problem)
         check_model_file(path)
         t0 = time.perf_counter()
-        mparams = llama_cpp.llama_model_default_params()
+        mparams = llama_cpu.model_params()  # not llama.cpp's AMX kernels, which crash it
         mparams.n_gpu_layers = 0x7FFFFFFF if gpu_layers == -1 else gpu_layers
         try:
             with _load_logs_in_c() as quiet:
@@ -792,6 +792,7 @@ def plain_llama_cpp_run(path: Path | str, tokens: list[int], n_tokens: int, para
     """The same generation through plain llama-cpp-python (`Llama.generate`), for `sandbox bench`:
     the yardstick the sandbox's own overhead is measured against. Takes exactly `n_tokens` tokens
     (plain `generate` does not stop at end-of-sequence by itself)."""
+    llama_cpu.avoid_crashing_paths()  # the same model parameters as ours where plain ones would crash
     t0 = time.perf_counter()
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                           verbose=False, seed=params.seed or 0)
@@ -834,6 +835,7 @@ def local_embeddings(path: Path | str, texts: Sequence[str], *, n_ctx: int = 512
     and its KV cache are untouched."""
     path = Path(path).expanduser()
     check_model_file(path)
+    llama_cpu.avoid_crashing_paths()
     try:
         llm = llama_cpp.Llama(model_path=str(path), embedding=True, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx,
                               pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN, n_threads=physical_cores(),

@@ -33,6 +33,7 @@ n_ctx = 10
 [models.b]
 path = "/x.gguf"
 gpu_layers = -3
+flash_attn = "yes"
 colour = "blue"
 [models.b.sampling]
 temperature = 9
@@ -45,6 +46,7 @@ encoding = "p50k"
         config.load(f)
     msg = str(e.value)
     for expected in ["default = 'nope'", "models.a needs source", "models.a.n_ctx", "models.b.gpu_layers",
+                     "models.b.flash_attn = 'yes' must be true, false or \"auto\"",
                      "models.b.colour: unknown key", "models.b.sampling.temperature", "models.b.sampling.bogus",
                      "pricing.x.input_per_mtok", "pricing.x.output_per_mtok is missing", "pricing.x.encoding"]:
         assert expected in msg, expected
@@ -144,3 +146,11 @@ as_of = "last week"
                      "pricing.y.cache_read_per_mtok = -1", "pricing.y.as_of = 'last week'"]:
         assert expected in msg, expected
     assert str(f) in msg
+
+
+def test_flash_attn_is_read_as_written_and_unset_by_default(tmp_path):
+    f = tmp_path / "models.toml"
+    f.write_text('default = "a"\n[models.a]\nsource = "bundled"\nflash_attn = "auto"\n'
+                 '[models.b]\nsource = "bundled"\nflash_attn = false\n[models.c]\nsource = "bundled"\n')
+    reg = config.load(f)
+    assert [reg.get(n).flash_attn for n in "abc"] == ["auto", False, None]

@@ -60,39 +60,51 @@ def test_second_call_reuses_the_cached_prefix(engine):
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
-def test_batched_samples_equal_the_same_seeds_decoded_one_by_one(engine, temperature):
+def test_a_batch_of_samples_is_reproduced_by_its_seeds(engine, temperature):
     p = SamplingParams(temperature=temperature, seed=10, max_tokens=24)
     prompt = engine.render_chat(MESSAGES)
     seeds = [10, 11, 12, 13]
     batch, st = gen_text(engine, prompt, p, seeds=seeds)
     assert [s.seed for s in st.samples] == seeds
-    for i, seed in enumerate(seeds):
-        alone, _ = gen_text(engine, prompt, p.with_(seed=seed))
-        assert alone[0] == batch.get(i, ""), f"sample {i} (seed {seed}) differs between batch and sequential"
+    engine.reset_cache()
+    again, _ = gen_text(engine, prompt, p, seeds=seeds)
+    assert again == batch
     if temperature > 0:
         assert len(set(batch.values())) > 1  # different seeds, different samples
+    else:  # greedy: every sample is the one reply, the same as decoded alone
+        alone, _ = gen_text(engine, prompt, p)
+        assert set(batch.values()) == {alone[0]}
 
 
-def test_ignore_eos_generates_exactly_max_tokens(engine):
-    _, st = gen_text(engine, engine.render_chat(MESSAGES), SamplingParams(seed=5, max_tokens=40), ignore_eos=True)
-    assert len(st.samples[0].tokens) == 40
-    assert st.samples[0].finish_reason == "length"
+def test_with_flash_attention_a_sample_is_the_same_alone_or_among_others(bundled_model_path):
+    """llama.cpp's flash-attention kernel computes each query row on its own (below 512 cached
+    tokens), so a batched sample equals its seed decoded alone; without it the batch's sums differ."""
+    e = Engine.load(bundled_model_path, n_ctx=1024, flash_attn=True)
+    try:
+        p = SamplingParams(temperature=0.8, seed=10, max_tokens=24)
+        prompt = e.render_chat(MESSAGES)
+        seeds = [10, 11, 12, 13]
+        batch, _ = gen_text(e, prompt, p, seeds=seeds)
+        for i, seed in enumerate(seeds):
+            alone, _ = gen_text(e, prompt, p.with_(seed=seed))
+            assert alone[0] == batch.get(i, ""), f"sample {i} (seed {seed}) differs between batch and alone"
+    finally:
+        e.close()
 
 
-def test_cancel_stops_at_the_next_token(engine):
-    cancel = threading.Event()
-    g = engine.generate(engine.render_chat(MESSAGES), SamplingParams(seed=5, max_tokens=500), ignore_eos=True, cancel=cancel)
-    n = 0
-    for _ in g:
-        n += 1
-        if n == 5:
-            cancel.set()
-    st = g.stats
-    assert st.samples[0].finish_reason == "cancelled"
-    assert len(st.samples[0].tokens) <= 6
-    # the engine is still usable and its cache consistent
-    _, after = gen_text(engine, engine.render_chat(MESSAGES), SamplingParams(seed=5, max_tokens=4))
-    assert after.samples[0].tokens
+def test_a_reply_generated_again_on_the_cached_prompt_is_the_first_one(engine):
+    """Regenerate's promise: a ~110-token prompt evaluated cold, then again with all but its last
+    token cached, gives the same reply (the last token is decoded alone both times)."""
+    prompt = engine.render_chat([{"role": "user", "content": "The sea was calm that night. " * 12
+                                  + "Write a short story about a lighthouse keeper."}])
+    assert len(engine.tokenize(prompt)) > 100
+    for seed in (1, 2, 3):
+        p = SamplingParams(temperature=0.8, seed=seed, max_tokens=48)
+        engine.reset_cache()
+        cold, first = gen_text(engine, prompt, p)
+        cached, second = gen_text(engine, prompt, p)
+        assert first.cached_tokens == 0 and second.cached_tokens == len(engine.tokenize(prompt)) - 1
+        assert cached == cold, seed
 
 
 def test_greedy_output_matches_plain_llama_cpp_python(engine, bundled_model_path):
@@ -185,3 +197,28 @@ def test_numpy_blas_keeps_to_one_thread_once_llama_cpp_decodes_here(engine):
     blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
     assert blas, "numpy's BLAS should be loaded alongside llama_cpp"
     assert all(i["num_threads"] == 1 for i in blas)
+
+
+def test_flash_attention_is_off_on_the_cpu_unless_a_model_asks():
+    """llama.cpp's auto turns its CPU flash-attention kernel on, which decodes up to 2x slower at long
+    contexts here (engine.flash_attention_type); offloaded layers leave the choice to llama.cpp."""
+    import llama_cpp
+
+    from sandbox.core.engine import flash_attention_type
+
+    assert flash_attention_type(None, 0) == llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+    assert flash_attention_type(None, -1) == llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+    assert flash_attention_type("auto", 0) == llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+    assert flash_attention_type(True, 0) == llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+    assert flash_attention_type(False, -1) == llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+
+
+def test_a_model_with_flash_attention_on_still_generates_and_logs_the_setting(bundled_model_path, engine):
+    e = Engine.load(bundled_model_path, n_ctx=512, flash_attn=True)
+    try:
+        assert e.describe()["flash_attn"] == "on"
+        _, st = gen_text(e, e.render_chat(MESSAGES), SamplingParams(temperature=0.0, seed=1, max_tokens=6))
+        assert len(st.samples[0].tokens) == 6
+    finally:
+        e.close()
+    assert engine.describe()["flash_attn"] == "off"

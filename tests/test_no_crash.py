@@ -187,7 +187,7 @@ def toml(v) -> str:
     return "{" + ", ".join(f"{k} = {toml(x)}" for k, x in v.items()) + "}"
 
 
-MODEL_KEYS = ["title", "source", "path", "repo", "file", "n_ctx", "gpu_layers", "chat_format",
+MODEL_KEYS = ["title", "source", "path", "repo", "file", "n_ctx", "gpu_layers", "flash_attn", "chat_format",
               "sampling.temperature", "sampling.top_p", "sampling.top_k", "sampling.min_p", "sampling.repeat_penalty",
               "sampling.max_tokens", "sampling.seed", "sampling"]
 PRICE_KEYS = ["input_per_mtok", "output_per_mtok", "encoding", "approximate", "as_of"]

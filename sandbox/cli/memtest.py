@@ -42,7 +42,7 @@ def run(args) -> int:
     plan = memory_test.Plan(facts=args.facts, filler=args.filler, n_ctx=args.n_ctx, max_tokens=args.max_tokens, seed=args.seed)
     registry = config.load(args.models)
     spec = registry.get(args.model)
-    engine = Engine.load(spec.local_path(), n_ctx=plan.n_ctx, gpu_layers=spec.gpu_layers)
+    engine = Engine.load(spec.local_path(), n_ctx=plan.n_ctx, gpu_layers=spec.gpu_layers, flash_attn=spec.flash_attn)
     turns = len(plan.script())
     try:
         results = memory_test.run(engine, spec, registry, plan, modes,

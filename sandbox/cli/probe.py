@@ -51,7 +51,7 @@ def run(args) -> int:
         raise SandboxError("use --trials 1..50, --max-tokens 1..256 and --n-ctx 256..131072")
     registry = config.load(args.models)
     spec = registry.get(args.model)
-    engine = Engine.load(spec.local_path(), n_ctx=args.n_ctx, gpu_layers=spec.gpu_layers)
+    engine = Engine.load(spec.local_path(), n_ctx=args.n_ctx, gpu_layers=spec.gpu_layers, flash_attn=spec.flash_attn)
     try:
         lengths = _ints(args.lengths, "--lengths") if args.lengths else probe.default_lengths(engine.n_ctx)
         if any(n < 1 for n in lengths):

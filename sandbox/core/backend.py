@@ -207,7 +207,7 @@ def load(spec: "ModelSpec", *, n_ctx: int | None = None) -> ModelEngine:
         return RemoteEngine.connect(spec, n_ctx=n_ctx)
     from sandbox.core.engine import Engine
 
-    return Engine.load(spec.local_path(), n_ctx=n_ctx or spec.n_ctx, gpu_layers=spec.gpu_layers)
+    return Engine.load(spec.local_path(), n_ctx=n_ctx or spec.n_ctx, gpu_layers=spec.gpu_layers, flash_attn=spec.flash_attn)
 
 
 def backend_of(spec: "ModelSpec") -> str:

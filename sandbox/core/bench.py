@@ -33,7 +33,8 @@ def run(model: str | None = None, models_file: str | None = None, *, n_tokens: i
     params = SamplingParams(temperature=0.7, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.1, max_tokens=n_tokens, seed=42)
 
     progress("loading the model")
-    engine = Engine.load(path, n_ctx=n_ctx, gpu_layers=spec.gpu_layers, n_threads=threads)
+    engine = Engine.load(path, n_ctx=n_ctx, gpu_layers=spec.gpu_layers, n_threads=threads,
+                         flash_attn=spec.flash_attn)
     rss_after_load = _rss_mb()
     tokens = engine.tokenize(engine.render_chat(PROMPT))
 

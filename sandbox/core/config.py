@@ -28,7 +28,7 @@ from sandbox.core.limits import RANGES
 from sandbox.core.sampling import LIMITS, SamplingParams
 
 ENCODINGS = ("cl100k_base", "o200k_base")
-MODEL_KEYS = {"title", "source", "path", "repo", "file", "n_ctx", "gpu_layers", "sampling", "chat_format"}
+MODEL_KEYS = {"title", "source", "path", "repo", "file", "n_ctx", "gpu_layers", "flash_attn", "sampling", "chat_format"}
 PRICE_KEYS = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "encoding", "approximate", "as_of", "provider"}
 HOSTED_KEYS = {"models", "replace"}
 HOSTED_MODEL_KEYS = {"model", "provider", "encoding", "approximate"}
@@ -45,6 +45,7 @@ class ModelSpec:
     file: str | None = None
     n_ctx: int = 4096
     gpu_layers: int = 0
+    flash_attn: bool | str | None = None  # true, false, "auto" (llama.cpp decides); unset: off on the CPU
     sampling: SamplingParams = field(default_factory=SamplingParams)
     # A served model (source "remote"): the OpenAI-compatible base URL, the server's model id,
     # the environment variable holding the API key (the key itself is never stored), the
@@ -266,6 +267,9 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
         problem = RANGES[k].problem(v, f"{key}.{k}")
         if problem:
             problems.append(problem)
+    flash_attn = m.get("flash_attn")
+    if flash_attn is not None and not (isinstance(flash_attn, bool) or flash_attn == "auto"):
+        problems.append(f"{key}.flash_attn = {flash_attn!r} must be true, false or \"auto\"")
     if "title" in m and not isinstance(m["title"], str):
         problems.append(f"{key}.title = {m['title']!r} must be a string")
     sampling = SamplingParams()
@@ -286,7 +290,7 @@ def _model(name: str, m: object, problems: list[str]) -> ModelSpec | None:
         return None
     return ModelSpec(
         name=name, title=m.get("title", name), source=source, path=m.get("path"), repo=m.get("repo"),
-        file=m.get("file"), n_ctx=n_ctx, gpu_layers=gpu_layers, sampling=sampling, **(remote or {}),
+        file=m.get("file"), n_ctx=n_ctx, gpu_layers=gpu_layers, flash_attn=flash_attn, sampling=sampling, **(remote or {}),
     )
 
 

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -186,12 +187,28 @@ class Heads:
         hidden = {} if self.hidden_w is None else {"hidden_w": self.hidden_w.astype(np.float16),
                                                    "hidden_b": self.hidden_b.astype(np.float32)}
         lexical = self.wording_table().arrays() if self.lexical else {}
-        np.savez_compressed(path, names=np.array(self.names), weights=self.weights.astype(np.float32),
-                            bias=self.bias.astype(np.float32), bank=self.bank, bank_labels=self.bank_labels,
-                            bank_texts=self.bank_texts, **hidden, **lexical)
+        _save_npz(path, names=np.array(self.names), weights=self.weights.astype(np.float32),
+                  bias=self.bias.astype(np.float32), bank=self.bank, bank_labels=self.bank_labels,
+                  bank_texts=self.bank_texts, **hidden, **lexical)
         card = dict(self.card, heads_sha256=_sha256(path))
         card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         self.card = card
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """`np.savez_compressed`, except that an array deflate barely shrinks is stored as it is: the
+    float16 hidden layer (5.9 MB, 7% smaller deflated) took ~25 ms of every start to inflate, on the
+    path the first input scan waits for. `np.load` reads both kinds."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, value in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(value), allow_pickle=False)
+            raw = buf.getvalue()
+            packed = zlib.compress(raw, 6)
+            kind = zipfile.ZIP_DEFLATED if len(packed) < 0.8 * len(raw) else zipfile.ZIP_STORED
+            zf.writestr(zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), raw, compress_type=kind)
 
 
 class _ModelsOf(Mapping):

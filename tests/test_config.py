@@ -154,3 +154,15 @@ def test_flash_attn_is_read_as_written_and_unset_by_default(tmp_path):
                  '[models.b]\nsource = "bundled"\nflash_attn = false\n[models.c]\nsource = "bundled"\n')
     reg = config.load(f)
     assert [reg.get(n).flash_attn for n in "abc"] == ["auto", False, None]
+
+
+def test_models_list_json_shows_the_flash_attention_setting(tmp_path):
+    from tests.conftest import run_cli
+
+    f = tmp_path / "models.toml"
+    f.write_text('default = "a"\n[models.a]\nsource = "bundled"\nflash_attn = true\n[models.b]\nsource = "bundled"\n')
+    done = run_cli("models", "list", "--json", env={"SANDBOX_MODELS": str(f)})
+    assert done.returncode == 0, done.stderr
+    import json
+
+    assert {r["name"]: r["flash_attn"] for r in json.loads(done.stdout)} == {"a": True, "b": None}

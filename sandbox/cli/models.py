@@ -45,7 +45,7 @@ def _path_or_none(spec) -> str | None:
 def _row(reg, spec) -> dict:
     return {"name": spec.name, "title": spec.title, "default": spec.name == reg.default, "available": spec.available(),
             "path": _path_or_none(spec), "source": spec.source, "repo": spec.repo, "file": spec.file,
-            "n_ctx": spec.n_ctx, "gpu_layers": spec.gpu_layers, "backend": "remote" if spec.url else "llama.cpp",
+            "n_ctx": spec.n_ctx, "gpu_layers": spec.gpu_layers, "flash_attn": spec.flash_attn, "backend": "remote" if spec.url else "llama.cpp",
             **({"url": spec.url, "server_model": spec.server_model, "api_key_env": spec.api_key_env} if spec.url else {})}
 
 

@@ -154,6 +154,10 @@ def flash_attention_type(flash_attn: bool | str | None, gpu_layers: int) -> int:
     return llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
 
 
+_FLASH_ATTN_NAMES = {llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO: "auto", llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED: "on",
+                     llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED: "off"}  # as the log names them
+
+
 def check_model_file(path: Path) -> None:
     """Catch what would otherwise be a C-level failure: missing, not GGUF, empty, too big."""
     path = Path(path)
@@ -323,8 +327,7 @@ class Engine:
         load_ms = (time.perf_counter() - t0) * 1000
         blas.one_thread()  # numpy's products (the guard's heads) must not spin on llama.cpp's cores
         engine = cls(path, model, ctx, n_ctx, cparams.n_batch, threads, load_ms)
-        engine.flash_attn = {llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO: "auto",
-                             llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED: "on"}.get(cparams.flash_attn_type, "off")
+        engine.flash_attn = _FLASH_ATTN_NAMES[cparams.flash_attn_type]
         return engine
 
     def close(self) -> None:
